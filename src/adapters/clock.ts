@@ -1,0 +1,12 @@
+/** The current time as RFC 3339 UTC with whole seconds, the only timestamp form on the wire. */
+export function nowIso(): string {
+  return toIso(Date.now());
+}
+
+export function toIso(epochMs: number): string {
+  return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,29 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type Config, ConfigError, type SettingName, flagOf, loadConfig, settings } from '../config.js';
+
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Every setting is also a flag (`--database-url`), so any command runs against any deployment. */
+const settingFlags: Options = Object.fromEntries(settings.map((s) => [flagOf(s.env), { type: 'string' as const }]));
+
+/** Parses a command's own flags together with the setting flags; the config comes from both plus the environment. */
+export function parseCommand<O extends Options>(argv: string[], own: O, positionals = 0) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...settingFlags, ...own }, allowPositionals: positionals > 0, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument: ${parsed.positionals[positionals]}`);
+  const flags: Partial<Record<SettingName, string>> = {};
+  for (const s of settings) {
+    const v = (parsed.values as Record<string, unknown>)[flagOf(s.env)];
+    if (typeof v === 'string') flags[s.env] = v;
+  }
+  const config: Config = loadConfig(process.env, flags);
+  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals, config };
+}
+
+export { ConfigError };

@@ -1,0 +1,64 @@
+import { AppError } from '../errors.js';
+import { serve } from '../main.js';
+import { openDatabase } from '../store/database.js';
+import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
+import { ConfigError, UsageError, parseCommand } from './args.js';
+import { keysCommand, keysUsage } from './keys.js';
+
+const usage = `Usage:
+roster serve [--port N] [--host H] [--database-url URL] [any setting as --flag]
+${keysUsage}
+roster migrate [--dry-run]
+
+Every setting is an environment variable (PORT) and a flag (--port); see the README.`;
+
+async function migrateCommand(argv: string[]): Promise<number> {
+  const { values, config } = parseCommand(argv, { 'dry-run': { type: 'boolean' } });
+  const database = openDatabase({ url: config.databaseUrl, poolSize: 1 });
+  try {
+    if (values['dry-run']) {
+      const pending = await pendingMigrations(database);
+      process.stdout.write(pending.length ? `Would apply:\n${pending.join('\n')}\n` : 'Up to date: nothing to apply.\n');
+    } else {
+      const applied = await migrateToLatest(database);
+      process.stdout.write(applied.length ? `Applied:\n${applied.join('\n')}\n` : 'Up to date: nothing to apply.\n');
+    }
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+/** The `roster` command. Returns the exit code; errors a user can fix print one line. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await serve(parseCommand(rest, {}).config);
+        return 0;
+      case 'keys':
+        return await keysCommand(rest);
+      case 'migrate':
+        return await migrateCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${usage}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"\n${usage}`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`roster: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof AppError) {
+      process.stderr.write(`roster: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,86 @@
+import { openRuntime } from '../compose.js';
+import { SCOPES, type Scope } from '../services/auth.js';
+import { UsageError, parseCommand } from './args.js';
+
+export const keysUsage = `roster keys create --name NAME --scopes read,write[,admin] [--expires-in 30d] [--rate-limit N] [--json]
+roster keys list [--json]
+roster keys revoke KEY_ID`;
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `90`, `90s`, `15m`, `12h`, `30d` → seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(text);
+  if (!match) throw new UsageError(`--expires-in: expected a duration such as 3600, 90m, 12h or 30d, got "${text}"`);
+  return Number(match[1]) * UNITS[match[2] || 's'];
+}
+
+function parseScopes(text: string | undefined): Scope[] {
+  const scopes = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (scopes.length === 0) throw new UsageError('--scopes is required: a comma list of read, write, admin');
+  for (const s of scopes) if (!SCOPES.includes(s as Scope)) throw new UsageError(`--scopes: unknown scope "${s}" (read, write, admin)`);
+  return scopes as Scope[];
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+/** `roster keys …`: works against the same database as a running server, never through HTTP. */
+export async function keysCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'create') {
+    const { values, config } = parseCommand(rest, {
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      'expires-in': { type: 'string' },
+      'rate-limit': { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const name = values.name;
+    if (typeof name !== 'string' || name.length === 0 || name.length > 100) throw new UsageError('--name is required (1 to 100 characters)');
+    const scopes = parseScopes(values.scopes as string | undefined);
+    const expiresInSeconds = typeof values['expires-in'] === 'string' ? parseDuration(values['expires-in']) : undefined;
+    const rateText = values['rate-limit'];
+    if (rateText !== undefined && !/^[1-9]\d{0,7}$/.test(String(rateText))) throw new UsageError('--rate-limit: expected a whole number of requests per minute');
+    const runtime = await openRuntime(config);
+    try {
+      const key = await runtime.services.apiKeys.create({ name, scopes, expiresInSeconds, rateLimitPerMinute: rateText ? Number(rateText) : undefined });
+      print(
+        values.json === true,
+        key,
+        `Created API key ${key.id} "${key.name}" (scopes: ${key.scopes.join(', ')}${key.expires_at ? `; expires ${key.expires_at}` : ''}).\n` +
+          `Secret, shown this once; store it now:\n${key.secret}`,
+      );
+      return 0;
+    } finally {
+      await runtime.close();
+    }
+  }
+  if (sub === 'list') {
+    const { values, config } = parseCommand(rest, { json: { type: 'boolean' } });
+    const runtime = await openRuntime(config);
+    try {
+      const keys = await runtime.services.apiKeys.list();
+      const lines = keys.map((k) => `${k.id}  ${k.name}  ${k.scopes.join(',')}  created ${k.created_at}  last used ${k.last_used_at ?? 'never'}${k.expires_at ? `  expires ${k.expires_at}` : ''}`);
+      print(values.json === true, { data: keys }, lines.length > 0 ? lines.join('\n') : 'No API keys.');
+      return 0;
+    } finally {
+      await runtime.close();
+    }
+  }
+  if (sub === 'revoke') {
+    const { positionals, config } = parseCommand(rest, {}, 1);
+    const id = positionals[0];
+    if (!id) throw new UsageError('usage: roster keys revoke KEY_ID');
+    const runtime = await openRuntime(config);
+    try {
+      await runtime.services.apiKeys.revoke(id);
+      process.stdout.write(`Revoked ${id}.\n`);
+      return 0;
+    } finally {
+      await runtime.close();
+    }
+  }
+  throw new UsageError(keysUsage);
+}

@@ -1,0 +1,66 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Limiter } from '../adapters/limiter.js';
+import { AppError } from '../errors.js';
+import { type Authenticator, type Principal, type RequestContext, type Scope, insufficientScope } from '../services/auth.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route requires; routes without one are public (health, docs). */
+    scope?: Scope;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const BEARER = /^Bearer +([\x21-\x7e]{1,4096})$/i;
+const FAILURE_WINDOW_SECONDS = 60;
+
+function unauthorized(message: string, invalidToken: boolean): AppError {
+  const challenge = invalidToken ? `Bearer realm="roster", error="invalid_token", error_description="${message}"` : 'Bearer realm="roster"';
+  return new AppError('unauthorized', message, undefined, { 'www-authenticate': challenge });
+}
+
+interface AuthOptions {
+  authenticator: Authenticator;
+  limiter: Limiter;
+  failuresPerMinute: number;
+}
+
+/**
+ * onRequest: resolves the bearer credential of a route that requires a scope, before the body is
+ * read, so a caller without a credential learns nothing about the body's validity. Failed
+ * attempts are limited per client address, against guessing.
+ */
+export function authenticate({ authenticator, limiter, failuresPerMinute }: AuthOptions) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!request.routeOptions.config.scope) return;
+    const header = request.headers.authorization;
+    if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>', false);
+    const failureKey = `auth-failures:${request.ip}`;
+    const budget = await limiter.peek(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
+    if (!budget.allowed) {
+      const retryAfter = Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
+      throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(retryAfter) });
+    }
+    const match = BEARER.exec(header);
+    const principal = match ? await authenticator.authenticate(match[1]) : null;
+    if (!principal) {
+      await limiter.consume(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
+      throw unauthorized(match ? 'Invalid, expired or revoked credential' : 'Malformed Authorization header: expected Bearer <credential>', true);
+    }
+    request.principal = principal;
+  };
+}
+
+/** onRequest, after the rate limit: the route's scope, else 403 naming it. */
+export async function authorize(request: FastifyRequest): Promise<void> {
+  const scope = request.routeOptions.config.scope;
+  if (scope && !request.principal?.scopes.has(scope)) throw insufficientScope(scope);
+}
+
+/** Who is acting, for the services. */
+export function contextOf(request: FastifyRequest): RequestContext {
+  const p = request.principal;
+  return { actor: p ? { kind: p.kind, id: p.id } : { kind: 'system', id: 'anonymous' }, requestId: request.id };
+}

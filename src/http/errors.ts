@@ -1,0 +1,43 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, VALIDATION_MESSAGE, validationError } from '../errors.js';
+import { validationDetails } from './validation.js';
+
+function bodyOf(err: AppError): Record<string, unknown> {
+  return err.details ? { error: err.code, message: err.message, details: err.details } : { error: err.code, message: err.message };
+}
+
+/** Maps a framework error (parsing, limits) to the contract's codes; null when it is not one. */
+function fromFramework(err: FastifyError, roles: readonly string[]): AppError | null {
+  if (err.validation) return validationError(validationDetails(err.validation as never, err.validationContext ?? 'body', roles));
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'Request body is larger than 64 KiB');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Content-Type must be application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return validationError({ body: ['Must not be empty'] });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return validationError({ body: ['Content-Length does not match the body'] });
+  }
+  // Malformed JSON arrives as a SyntaxError with status 400.
+  if (err.statusCode === 400 || err instanceof SyntaxError) return validationError({ body: ['Malformed JSON'] });
+  return null;
+}
+
+export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
+  if (err.headers) reply.headers(err.headers);
+  return reply.code(err.status).type('application/json; charset=utf-8').send(bodyOf(err));
+}
+
+/** The one error handler: the contract's body for every failure; a bug answers 500 and leaks nothing. */
+export function errorHandler(roles: readonly string[]) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const known = err instanceof AppError ? err : fromFramework(err, roles);
+    if (known) return sendError(reply, known);
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, new AppError('validation_error', VALIDATION_MESSAGE, { request: [err.message] }));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return sendError(reply, new AppError('internal_error', `Internal error; reference ${request.id}`));
+  };
+}

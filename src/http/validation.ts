@@ -1,0 +1,103 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import formats from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+import type { ErrorDetails } from '../errors.js';
+
+// ajv-formats is CommonJS: under ESM its function is the default export's `default`.
+const addFormats = (formats as unknown as { default: (ajv: Ajv) => Ajv }).default;
+
+/**
+ * Two Ajv instances: bodies are validated as sent (a number is not silently a string), while
+ * query strings and path parameters, which are always text, are coerced to their declared types.
+ * `allErrors` lets the 400 name every invalid field, as the seed's `details` does.
+ */
+export function createValidatorCompiler(roles: readonly string[]): FastifySchemaCompiler<unknown> {
+  const make = (coerce: boolean) => {
+    const ajv = new Ajv({ allErrors: true, coerceTypes: coerce, useDefaults: true, removeAdditional: false, verbose: true, strict: false });
+    addFormats(ajv);
+    ajv.addFormat('role', { type: 'string', validate: (v: string) => roles.includes(v) });
+    ajv.addKeyword({
+      keyword: 'x-max-bytes',
+      type: 'object',
+      schemaType: 'number',
+      validate: (max: number, data: unknown) => Buffer.byteLength(JSON.stringify(data)) <= max,
+    });
+    return ajv;
+  };
+  const bodies = make(false);
+  const text = make(true);
+  return ({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema as object);
+}
+
+const article = (t: string) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`);
+const typeNames: Record<string, string> = { null: 'null', object: 'object', array: 'array', integer: 'integer', number: 'number', string: 'string', boolean: 'boolean' };
+
+function describeType(type: unknown): string {
+  const types = (Array.isArray(type) ? type : [type]).map((t) => typeNames[String(t)] ?? String(t));
+  return types.map((t) => (t === 'null' ? 'null' : article(t))).join(' or ');
+}
+
+function messageOf(e: ErrorObject, roles: readonly string[]): string {
+  const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type':
+      return `Must be ${describeType(params.type)}`;
+    case 'format':
+      if (typeof parent['x-error-message'] === 'string') return parent['x-error-message'];
+      if (params.format === 'email') return 'Invalid email format';
+      if (params.format === 'role') return `Must be one of: ${roles.join(', ')}`;
+      if (params.format === 'date-time') return 'Must be an RFC 3339 date-time, e.g. 2023-01-01T12:00:00Z';
+      return `Must be a valid ${String(params.format)}`;
+    case 'pattern':
+      return typeof parent['x-error-message'] === 'string' ? parent['x-error-message'] : 'Invalid format';
+    case 'maxLength':
+      return `Must be at most ${params.limit} characters`;
+    case 'minLength':
+      return params.limit === 1 ? 'Must not be empty' : `Must be at least ${params.limit} characters`;
+    case 'minimum':
+      return `Must be at least ${params.limit}`;
+    case 'maximum':
+      return `Must be at most ${params.limit}`;
+    case 'enum':
+      return `Must be one of: ${(params.allowedValues as unknown[]).join(', ')}`;
+    case 'minItems':
+      return `Must have at least ${params.limit} item${params.limit === 1 ? '' : 's'}`;
+    case 'maxItems':
+      return `Must have at most ${params.limit} items`;
+    case 'uniqueItems':
+      return 'Must not contain duplicates';
+    case 'x-max-bytes':
+      return `Must be at most ${String(e.schema)} bytes when serialized`;
+    default:
+      return e.message ?? 'Invalid value';
+  }
+}
+
+/**
+ * Ajv's errors → the seed's `details`: the top-level field name → its messages. An error on the
+ * whole body (not an object) is reported under `body`.
+ */
+export function validationDetails(errors: ErrorObject[], context: string, roles: readonly string[]): ErrorDetails {
+  const details: ErrorDetails = {};
+  const add = (field: string, message: string) => {
+    const list = (details[field] ??= []);
+    if (!list.includes(message)) list.push(message);
+  };
+  for (const e of errors) {
+    const path = e.instancePath.split('/').slice(1);
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'additionalProperties' && path.length === 0) {
+      const field = String(params.additionalProperty);
+      const known = (e.parentSchema as Record<string, unknown> | undefined)?.['x-field-messages'] as Record<string, string> | undefined;
+      add(field, known && Object.hasOwn(known, field) ? known[field] : context === 'querystring' ? 'Unknown parameter' : 'Unknown field');
+    } else if (e.keyword === 'required' && path.length === 0) {
+      add(String(params.missingProperty), 'Required');
+    } else if (path.length === 0) {
+      add(context === 'body' ? 'body' : context, e.keyword === 'type' && context === 'body' ? 'Must be a JSON object' : messageOf(e, roles));
+    } else {
+      add(decodeURIComponent(path[0].replaceAll('~1', '/').replaceAll('~0', '~')), messageOf(e, roles));
+    }
+  }
+  return details;
+}

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { Metrics } from '../http/metrics.js';
+import { errorResponses } from '../schemas/common.js';
+
+/** A dependency /readyz checks: its name and a probe that throws when it is unreachable. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<'ok' | 'degraded'>;
+}
+
+const Health = Type.Object(
+  {
+    status: Type.String({ maxLength: 20, description: '`ok`, `degraded` or `unavailable`.' }),
+    checks: Type.Optional(Type.Record(Type.String({ maxLength: 50 }), Type.String({ maxLength: 20 }))),
+  },
+  { additionalProperties: false },
+);
+
+const tags = ['Operations'];
+
+export const operationsRoutes: FastifyPluginAsyncTypebox<{ checks: ReadinessCheck[]; metrics: Metrics }> = async (app, { checks, metrics }) => {
+  app.get(
+    '/healthz',
+    { schema: { operationId: 'health', summary: 'Liveness', description: 'The process is up.', tags, security: [], response: { 200: Health } } },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'readiness',
+        summary: 'Readiness',
+        description: 'Whether the database (and Redis, when configured) can be reached; 503 when the database cannot.',
+        tags,
+        security: [],
+        response: { 200: Health, 503: Health },
+      },
+    },
+    async (request, reply) => {
+      const results: Record<string, string> = {};
+      let status = 'ok';
+      for (const c of checks) {
+        try {
+          results[c.name] = await c.check();
+          if (results[c.name] === 'degraded' && status === 'ok') status = 'degraded';
+        } catch {
+          results[c.name] = 'unavailable';
+          status = 'unavailable';
+        }
+      }
+      if (status === 'unavailable') reply.code(503).header('retry-after', '5');
+      return { status, checks: results };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics',
+        description: 'Metrics in the Prometheus text format.',
+        tags,
+        security: [{ bearer: [] }],
+        response: { 200: Type.String({ maxLength: 10_000_000, description: 'Prometheus text exposition format.' }), ...errorResponses([]) },
+      },
+    },
+    async (request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+};

@@ -1,0 +1,130 @@
+import Type, { type Static } from 'typebox';
+import { Cursor, Limit, NullableString, Page, Timestamp } from './common.js';
+
+export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+export const METADATA_MAX_BYTES = 8192;
+// No C0/C1 control characters (tab and newline included): names are single-line display text.
+const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+
+const Email = Type.String({
+  format: 'email',
+  maxLength: 254,
+  description: 'Email address; unique, compared case-insensitively.',
+  examples: ['newemail@example.com'],
+});
+
+const Username = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: USERNAME_PATTERN,
+  'x-error-message': "Must contain only letters, digits, '_', '.' and '-', and start with a letter or digit",
+  description: "3 to 32 of `A-Z a-z 0-9 _ . -`, starting with a letter or digit; unique, compared case-insensitively.",
+  examples: ['newusername'],
+});
+
+const Name = (what: string, example: string) =>
+  NullableString({
+    maxLength: 100,
+    pattern: NO_CONTROL_CHARACTERS,
+    'x-error-message': 'Must not contain control characters',
+    description: `${what}: up to 100 characters, stored NFC-normalized, or null.`,
+    examples: [example],
+  });
+
+const Role = Type.String({ format: 'role', maxLength: 32, description: 'One of the configured roles (`ROLES`, default `admin,member,viewer`).', examples: ['admin'] });
+
+const Metadata = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    'x-max-bytes': METADATA_MAX_BYTES,
+    description: "The application's own attributes: a JSON object of at most 8 KiB serialized. PATCH merges it per RFC 7396 (a key set to null is removed).",
+    examples: [{ plan: 'pro' }],
+  },
+);
+
+export const User = Type.Object(
+  {
+    id: Type.String({ maxLength: 16, pattern: '^usr_[a-z0-9]{12}$', description: 'Unique identifier.', examples: ['usr_123abc456def'] }),
+    email: Email,
+    username: Username,
+    first_name: Name('First name', 'Jane'),
+    last_name: Name('Last name', 'Smith'),
+    role: Role,
+    email_verified: Type.Boolean({ description: 'False whenever the email is set or changed, until verified.' }),
+    metadata: Metadata,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { additionalProperties: false, description: 'A user.' },
+);
+export type User = Static<typeof User>;
+
+export const CreateUserBody = Type.Object(
+  {
+    email: Email,
+    username: Username,
+    first_name: Type.Optional(Name('First name', 'Jane')),
+    last_name: Type.Optional(Name('Last name', 'Smith')),
+    role: Type.Optional(Role),
+    metadata: Type.Optional(Metadata),
+  },
+  {
+    additionalProperties: false,
+    'x-field-messages': {
+      id: 'Field is read-only',
+      created_at: 'Field is read-only',
+      updated_at: 'Field is read-only',
+      email_verified: 'Field is read-only; verify an address with POST /v1/email-verifications',
+    },
+  },
+);
+export type CreateUserBody = Static<typeof CreateUserBody>;
+
+export const UpdateUserBody = Type.Object(
+  {
+    email: Type.Optional(Email),
+    username: Type.Optional(Username),
+    first_name: Type.Optional(Name('New first name', 'Jane')),
+    last_name: Type.Optional(Name('New last name', 'Smith')),
+    role: Type.Optional(Role),
+    metadata: Type.Optional(
+      Type.Unsafe<Record<string, unknown> | null>({ ...Metadata, type: ['object', 'null'], description: 'Merged into the stored metadata per RFC 7396; null clears it.' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Every field is optional; only the fields given change.',
+    'x-field-messages': {
+      id: 'Field is read-only',
+      created_at: 'Field is read-only',
+      updated_at: 'Field is read-only',
+      email_verified: 'Field is read-only; verify an address with POST /v1/email-verifications',
+      password: 'Passwords are changed with PUT /v1/users/{user_id}/password',
+    },
+  },
+);
+export type UpdateUserBody = Static<typeof UpdateUserBody>;
+
+export const UserIdParams = Type.Object(
+  { user_id: Type.String({ maxLength: 64, description: 'The unique identifier of the user.', examples: ['usr_123abc456def'] }) },
+  { additionalProperties: false },
+);
+export type UserIdParams = Static<typeof UserIdParams>;
+
+export const ListUsersQuery = Type.Object(
+  {
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Cursor),
+    email: Type.Optional(Type.String({ maxLength: 254, description: 'Exact email, case-insensitive.' })),
+    username: Type.Optional(Type.String({ maxLength: 32, description: 'Exact username, case-insensitive.' })),
+    role: Type.Optional(Type.String({ maxLength: 32, description: 'Exact role.' })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Case-insensitive prefix of the email, username, first or last name.' })),
+    created_after: Type.Optional(Type.String({ format: 'date-time', maxLength: 40, description: 'Only users created at or after this time.' })),
+    created_before: Type.Optional(Type.String({ format: 'date-time', maxLength: 40, description: 'Only users created before this time.' })),
+  },
+  { additionalProperties: false },
+);
+export type ListUsersQuery = Static<typeof ListUsersQuery>;
+
+export const UserList = Page(User, 'A page of users, oldest first.');

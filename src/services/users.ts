@@ -1,0 +1,156 @@
+import { nowIso } from '../adapters/clock.js';
+import { randomId } from '../adapters/ids.js';
+import type { Config } from '../config.js';
+import { AppError, userNotFound, validationError } from '../errors.js';
+import { type CreateUserBody, METADATA_MAX_BYTES, type UpdateUserBody } from '../schemas/users.js';
+import type { Store } from '../store/index.js';
+import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
+import type { RequestContext } from './auth.js';
+import { publicUser, recordEvent } from './events.js';
+import { mergePatch } from './merge-patch.js';
+
+interface Deps {
+  store: Store;
+  config: Config;
+}
+
+export interface UpdateOptions {
+  /** From If-Match: false answers 412 and changes nothing. */
+  precondition?: (current: StoredUser) => boolean;
+}
+
+export interface ListQuery extends UserFilter {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface UserPage {
+  data: StoredUser[];
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+const nfc = <T extends string | null | undefined>(s: T): T => (typeof s === 'string' ? (s.normalize('NFC') as T) : s);
+
+// The cursor is opaque to clients; inside it is the last row's sequence number.
+function encodeCursor(seq: number): string {
+  return Buffer.from(`u1:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^u1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw validationError({ cursor: ['Invalid cursor'] });
+  return Number(match[1]);
+}
+
+/** RFC 3339 instant → stored form; fractions round up, so `>=` and `<` stay exact on whole-second data. */
+function toStoredInstant(field: string, value: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw validationError({ [field]: ['Must be an RFC 3339 date-time'] });
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function metadataTooLarge(metadata: unknown): boolean {
+  return Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES;
+}
+
+export function createUserService({ store, config }: Deps) {
+  function assertRole(role: string | undefined): void {
+    if (role !== undefined && !config.roles.includes(role)) {
+      throw validationError({ role: [`Must be one of: ${config.roles.join(', ')}`] });
+    }
+  }
+
+  /** The fields of `body` whose values differ from `current`, normalized. */
+  function changesFrom(current: StoredUser, body: UpdateUserBody): UserChanges {
+    const changes: UserChanges = {};
+    if (body.email !== undefined && body.email.normalize('NFC') !== current.email) changes.email = body.email.normalize('NFC');
+    if (body.username !== undefined && body.username !== current.username) changes.username = body.username;
+    for (const field of ['first_name', 'last_name'] as const) {
+      const value = nfc(body[field]);
+      if (value !== undefined && value !== current[field]) changes[field] = value;
+    }
+    if (body.role !== undefined && body.role !== current.role) changes.role = body.role;
+    if (body.metadata !== undefined) {
+      const merged = body.metadata === null ? {} : (mergePatch(current.metadata, body.metadata) as Record<string, unknown>);
+      if (metadataTooLarge(merged)) throw validationError({ metadata: [`Must be at most ${METADATA_MAX_BYTES} bytes when serialized`] });
+      if (JSON.stringify(merged) !== JSON.stringify(current.metadata)) changes.metadata = merged;
+    }
+    // A new address is unverified until proven; a change of letter case is the same mailbox.
+    if (changes.email !== undefined && changes.email.toLowerCase() !== current.email.toLowerCase()) changes.email_verified = false;
+    return changes;
+  }
+
+  return {
+    async create(body: CreateUserBody, ctx: RequestContext): Promise<StoredUser> {
+      assertRole(body.role);
+      const metadata = body.metadata ?? {};
+      if (metadataTooLarge(metadata)) throw validationError({ metadata: [`Must be at most ${METADATA_MAX_BYTES} bytes when serialized`] });
+      return store.transaction(async (tx) => {
+        const user = await tx.users.insert({
+          id: randomId('usr_'),
+          email: body.email.normalize('NFC'),
+          username: body.username,
+          first_name: nfc(body.first_name) ?? null,
+          last_name: nfc(body.last_name) ?? null,
+          role: body.role ?? config.defaultRole,
+          metadata,
+          created_at: nowIso(),
+        });
+        await recordEvent(tx, 'user.created', user.id, ctx, { object: publicUser(user) });
+        return user;
+      });
+    },
+
+    async get(id: string): Promise<StoredUser> {
+      const user = await store.users.findById(id);
+      if (!user) throw userNotFound();
+      return user;
+    },
+
+    async list(query: ListQuery): Promise<UserPage> {
+      const limit = query.limit ?? 20;
+      const afterSeq = query.cursor ? decodeCursor(query.cursor) : 0;
+      const filter: UserFilter = { email: query.email, username: query.username, role: query.role, q: query.q };
+      if (query.createdAfter) filter.createdAfter = toStoredInstant('created_after', query.createdAfter);
+      if (query.createdBefore) filter.createdBefore = toStoredInstant('created_before', query.createdBefore);
+      const rows = await store.users.list(filter, afterSeq, limit + 1);
+      const data = rows.slice(0, limit);
+      const hasMore = rows.length > limit;
+      return { data, has_more: hasMore, next_cursor: hasMore ? encodeCursor(data[data.length - 1].seq) : null };
+    },
+
+    /**
+     * The seed's PATCH: only the given fields change; a request that changes nothing writes
+     * nothing and leaves `updated_at` as it was.
+     */
+    async update(id: string, body: UpdateUserBody, ctx: RequestContext, options: UpdateOptions = {}): Promise<StoredUser> {
+      assertRole(body.role);
+      return store.transaction(async (tx) => {
+        const current = await tx.users.findByIdForUpdate(id);
+        if (!current) throw userNotFound();
+        if (options.precondition && !options.precondition(current)) throw preconditionFailed();
+        const changes = changesFrom(current, body);
+        if (Object.keys(changes).length === 0) return current;
+        const updated = await tx.users.update(id, current.version, changes, nowIso());
+        if (!updated) throw preconditionFailed();
+        const previous = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof UserChanges]]));
+        await recordEvent(tx, 'user.updated', id, ctx, { object: publicUser(updated), previous_attributes: previous });
+        return updated;
+      });
+    },
+
+    async delete(id: string, ctx: RequestContext): Promise<void> {
+      await store.transaction(async (tx) => {
+        if (!(await tx.users.markDeleted(id, nowIso()))) throw userNotFound();
+        await recordEvent(tx, 'user.deleted', id, ctx, { object: { id } });
+      });
+    },
+  };
+}
+
+function preconditionFailed(): AppError {
+  return new AppError('precondition_failed', 'The user has changed since the ETag given in If-Match');
+}
+
+export type UserService = ReturnType<typeof createUserService>;

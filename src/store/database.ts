@@ -1,0 +1,97 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Tables } from './tables.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  readonly db: Kysely<Tables>;
+  readonly dialect: Dialect;
+  /** A human-readable name of where the data lives, without credentials. */
+  readonly location: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+}
+
+export function dialectOf(url: string): Dialect {
+  return /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
+}
+
+/** `sqlite:/abs.db`, `sqlite:rel.db`, `sqlite:///abs.db` or a plain path → a file path. */
+export function sqlitePath(url: string): string {
+  if (url === ':memory:' || url === 'sqlite::memory:') return ':memory:';
+  const path = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  return resolve(path);
+}
+
+function openSqlite(url: string): Database {
+  const path = sqlitePath(url);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const conn = new SQLite(path);
+  // WAL lets the CLI and the server use the file at once; synchronous=NORMAL in WAL mode keeps
+  // every committed transaction through a crash of the process (power loss may lose the last
+  // few); busy_timeout makes a second process wait for the lock instead of failing.
+  conn.pragma('journal_mode = WAL');
+  conn.pragma('synchronous = NORMAL');
+  conn.pragma('busy_timeout = 5000');
+  conn.pragma('foreign_keys = ON');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: conn }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    location: path,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+// int8 (bigint) as a JS number: the only int8 columns are sequence numbers, far below 2^53.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+function openPostgres(options: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    statement_timeout: options.statementTimeoutMs || undefined,
+    connectionTimeoutMillis: 5000,
+    types: pgTypes,
+  });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that
+  // would crash the process instead of failing the next query (which answers 503).
+  pool.on('error', () => {});
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const url = new URL(options.url);
+  return {
+    db,
+    dialect: 'postgres',
+    location: `postgres://${url.host}${url.pathname}`,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+export function openDatabase(options: DatabaseOptions): Database {
+  return dialectOf(options.url) === 'postgres' ? openPostgres(options) : openSqlite(options.url);
+}

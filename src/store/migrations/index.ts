@@ -1,0 +1,17 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../database.js';
+import * as m0001 from './0001-users-and-api-keys.js';
+import * as m0002 from './0002-events.js';
+
+interface DialectMigration {
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+/**
+ * Every migration, in order. Each is written once for both dialects; names sort in the order
+ * they run, and a migration never changes once released.
+ */
+export const migrations: Record<string, DialectMigration> = {
+  '0001-users-and-api-keys': m0001,
+  '0002-events': m0002,
+};

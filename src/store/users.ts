@@ -1,0 +1,182 @@
+import { type Kysely, type Updateable, sql } from 'kysely';
+import { AppError } from '../errors.js';
+import type { User } from '../schemas/users.js';
+import type { Dialect } from './database.js';
+import type { Tables, UsersTable } from './tables.js';
+import { uniqueViolation } from './unique-violation.js';
+
+/** A user as stored: the wire shape plus what the service needs and never sends. */
+export interface StoredUser extends User {
+  version: number;
+  seq: number;
+}
+
+export type NewUser = Omit<User, 'email_verified' | 'updated_at'>;
+
+export type UserChanges = Partial<Pick<User, 'email' | 'username' | 'first_name' | 'last_name' | 'role' | 'email_verified' | 'metadata'>>;
+
+export interface UserFilter {
+  email?: string;
+  username?: string;
+  role?: string;
+  q?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+const conflictMessages: Record<string, string> = {
+  users_email_key: 'Email already taken',
+  users_username_key: 'Username already taken',
+};
+
+/** The row-to-wire mapper: the one place where SQLite's and PostgreSQL's column types meet. */
+function toUser(row: Record<string, unknown>): StoredUser {
+  const r = row as unknown as UsersTable & { seq: number };
+  return {
+    id: r.id,
+    email: r.email as string,
+    username: r.username as string,
+    first_name: r.first_name,
+    last_name: r.last_name,
+    role: r.role as string,
+    email_verified: r.email_verified === true || r.email_verified === 1,
+    metadata: typeof r.metadata === 'string' ? JSON.parse(r.metadata) : r.metadata,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    version: Number(r.version),
+    seq: Number(r.seq),
+  };
+}
+
+const lower = (s: string | null | undefined) => (s == null ? null : s.toLowerCase());
+
+/** Wire fields → columns, with the lower-cased keys that the unique indexes and search use. */
+function toColumns(fields: UserChanges): Updateable<UsersTable> {
+  const cols: Updateable<UsersTable> = {};
+  if (fields.email !== undefined) Object.assign(cols, { email: fields.email, email_key: lower(fields.email) });
+  if (fields.username !== undefined) Object.assign(cols, { username: fields.username, username_key: lower(fields.username) });
+  if (fields.first_name !== undefined) Object.assign(cols, { first_name: fields.first_name, first_name_key: lower(fields.first_name) });
+  if (fields.last_name !== undefined) Object.assign(cols, { last_name: fields.last_name, last_name_key: lower(fields.last_name) });
+  if (fields.role !== undefined) cols.role = fields.role;
+  // Booleans as 0/1: better-sqlite3 cannot bind booleans, and PostgreSQL reads '1' as true.
+  if (fields.email_verified !== undefined) cols.email_verified = fields.email_verified ? 1 : 0;
+  if (fields.metadata !== undefined) cols.metadata = JSON.stringify(fields.metadata);
+  return cols;
+}
+
+function rethrowConflict(err: unknown): never {
+  const index = uniqueViolation(err);
+  if (index && conflictMessages[index]) throw new AppError('conflict', conflictMessages[index]);
+  throw err;
+}
+
+/** `%`, `_` and `\` are LIKE wildcards: escaped so a search for "a_b" means that text. */
+function likePrefix(text: string): string {
+  return `${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
+  const live = () => db.selectFrom('users').selectAll().where('deleted_at', 'is', null);
+
+  return {
+    async findById(id: string): Promise<StoredUser | undefined> {
+      const row = await live().where('id', '=', id).executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    /** Reads the user and, on PostgreSQL, locks its row until the transaction ends. */
+    async findByIdForUpdate(id: string): Promise<StoredUser | undefined> {
+      let q = live().where('id', '=', id);
+      // SQLite has no row locks; its transactions are serialized on the one connection anyway.
+      if (dialect === 'postgres') q = q.forUpdate();
+      const row = await q.executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    async insert(user: NewUser): Promise<StoredUser> {
+      try {
+        const row = await db
+          .insertInto('users')
+          .values({
+            id: user.id,
+            ...toColumns(user),
+            email_verified: 0,
+            role: user.role,
+            metadata: JSON.stringify(user.metadata),
+            version: 1,
+            created_at: user.created_at,
+            updated_at: user.created_at,
+          } as never)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toUser(row);
+      } catch (err) {
+        rethrowConflict(err);
+      }
+    },
+
+    /** Applies `changes` and bumps the version, only if the version is still `expectedVersion`. */
+    async update(id: string, expectedVersion: number, changes: UserChanges, updatedAt: string): Promise<StoredUser | undefined> {
+      try {
+        const row = await db
+          .updateTable('users')
+          .set({ ...toColumns(changes), updated_at: updatedAt, version: sql`version + 1` })
+          .where('id', '=', id)
+          .where('version', '=', expectedVersion)
+          .where('deleted_at', 'is', null)
+          .returningAll()
+          .executeTakeFirst();
+        return row && toUser(row);
+      } catch (err) {
+        rethrowConflict(err);
+      }
+    },
+
+    /**
+     * Deletes the user's data but keeps a tombstone row, so that its id is never handed out
+     * again; the NULL keys free its email and username at once.
+     */
+    async markDeleted(id: string, deletedAt: string): Promise<boolean> {
+      const result = await db
+        .updateTable('users')
+        .set({
+          email: null,
+          email_key: null,
+          username: null,
+          username_key: null,
+          first_name: null,
+          last_name: null,
+          first_name_key: null,
+          last_name_key: null,
+          role: null,
+          metadata: '{}',
+          deleted_at: deletedAt,
+          updated_at: deletedAt,
+          version: sql`version + 1`,
+        })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
+    /** Up to `limit` users after `afterSeq`, oldest first: keyset pagination on the primary key. */
+    async list(filter: UserFilter, afterSeq: number, limit: number): Promise<StoredUser[]> {
+      let q = live().where('seq', '>', afterSeq);
+      if (filter.email !== undefined) q = q.where('email_key', '=', filter.email.toLowerCase());
+      if (filter.username !== undefined) q = q.where('username_key', '=', filter.username.toLowerCase());
+      if (filter.role !== undefined) q = q.where('role', '=', filter.role);
+      if (filter.createdAfter !== undefined) q = q.where('created_at', '>=', filter.createdAfter);
+      if (filter.createdBefore !== undefined) q = q.where('created_at', '<', filter.createdBefore);
+      if (filter.q !== undefined) {
+        const pattern = likePrefix(filter.q);
+        const like = (col: 'email_key' | 'username_key' | 'first_name_key' | 'last_name_key') => sql<boolean>`${sql.ref(col)} like ${pattern} escape '\\'`;
+        q = q.where((eb) => eb.or([like('email_key'), like('username_key'), like('first_name_key'), like('last_name_key')]));
+      }
+      const rows = await q.orderBy('seq', 'asc').limit(limit).execute();
+      return rows.map(toUser);
+    },
+  };
+}
+
+export type UserStore = ReturnType<typeof createUserStore>;

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { describeEachBackend } from '../helpers/backends.js';
+import { type Client, uniqueUser } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+
+await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
+  let server: TestServer;
+  let api: Client;
+
+  before(async () => {
+    server = await startTestServer({ backend });
+    api = server.client(await server.mintKey(['write']));
+  });
+  after(() => server.stop());
+
+  async function createUser(extra: Record<string, unknown> = {}) {
+    const res = await api.post('/v1/users', { body: { ...uniqueUser(), first_name: 'John', last_name: 'Doe', role: 'member', ...extra } });
+    assert.equal(res.status, 201, res.text);
+    return res.body;
+  }
+
+  it("answers the seed's request body with the seed's 200 shape", async () => {
+    const user = await createUser();
+    const fresh = uniqueUser('new');
+    const res = await api.patch(`/v1/users/${user.id}`, {
+      body: { email: fresh.email, username: fresh.username, first_name: 'Jane', last_name: 'Smith', role: 'admin' },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(Object.keys(res.body).sort(), ['created_at', 'email', 'email_verified', 'first_name', 'id', 'last_name', 'metadata', 'role', 'updated_at', 'username']);
+    assert.equal(res.body.id, user.id);
+    assert.equal(res.body.email, fresh.email);
+    assert.equal(res.body.username, fresh.username);
+    assert.equal(res.body.first_name, 'Jane');
+    assert.equal(res.body.last_name, 'Smith');
+    assert.equal(res.body.role, 'admin');
+    assert.equal(res.body.created_at, user.created_at);
+    assert.match(res.body.updated_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.match(res.body.id, /^usr_[a-z0-9]{12}$/);
+  });
+
+  it('changes only the fields given', async () => {
+    const user = await createUser({ metadata: { plan: 'free' } });
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'Jane' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual({ ...res.body, updated_at: undefined }, { ...user, first_name: 'Jane', updated_at: undefined });
+    const read = await api.get(`/v1/users/${user.id}`);
+    assert.deepEqual(read.body, res.body);
+  });
+
+  it('treats {} as no change: not even updated_at, and the ETag stays', async () => {
+    const user = await createUser();
+    await new Promise((r) => setTimeout(r, 1100));
+    const res = await api.patch(`/v1/users/${user.id}`, { body: {} });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, user);
+    const read = await api.get(`/v1/users/${user.id}`);
+    assert.equal(read.headers.get('etag'), res.headers.get('etag'));
+  });
+
+  it("gives the seed's 400 body, naming every invalid field", async () => {
+    const user = await createUser();
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { email: 'not-an-email', username: 'x', first_name: 7, role: 'pope' } });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error, 'validation_error');
+    assert.equal(res.body.message, 'Invalid request parameters');
+    assert.deepEqual(res.body.details.email, ['Invalid email format']);
+    assert.deepEqual(Object.keys(res.body.details).sort(), ['email', 'first_name', 'role', 'username']);
+    for (const messages of Object.values(res.body.details)) assert.ok(Array.isArray(messages) && messages.length > 0);
+    assert.deepEqual((await api.get(`/v1/users/${user.id}`)).body, user, 'nothing changed');
+  });
+
+  it('rejects read-only, unknown and password fields, each with its own message', async () => {
+    const user = await createUser();
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { id: 'usr_000000000000', created_at: 'x', updated_at: 'x', nickname: 'j', password: 'hunter2hunter2' } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body.details.id, ['Field is read-only']);
+    assert.deepEqual(res.body.details.created_at, ['Field is read-only']);
+    assert.deepEqual(res.body.details.updated_at, ['Field is read-only']);
+    assert.deepEqual(res.body.details.nickname, ['Unknown field']);
+    assert.match(res.body.details.password[0], /PUT \/v1\/users\/\{user_id\}\/password/);
+  });
+
+  it('allows null for names only', async () => {
+    const user = await createUser();
+    const ok = await api.patch(`/v1/users/${user.id}`, { body: { first_name: null, last_name: null } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.first_name, null);
+    assert.equal(ok.body.last_name, null);
+    const bad = await api.patch(`/v1/users/${user.id}`, { body: { email: null, username: null, role: null } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(Object.keys(bad.body.details).sort(), ['email', 'role', 'username']);
+  });
+
+  it("answers the seed's 404 for an unknown user", async () => {
+    const res = await api.patch('/v1/users/usr_000000000000', { body: { first_name: 'Jane' } });
+    assert.equal(res.status, 404);
+    assert.deepEqual(res.body, { error: 'not_found', message: 'User not found' });
+  });
+
+  it("answers the seed's 409 when the username is taken, in any letter case", async () => {
+    const taken = await createUser();
+    const user = await createUser();
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { username: taken.username.toUpperCase() } });
+    assert.equal(res.status, 409);
+    assert.deepEqual(res.body, { error: 'conflict', message: 'Username already taken' });
+    const email = await api.patch(`/v1/users/${user.id}`, { body: { email: taken.email.toUpperCase() } });
+    assert.equal(email.status, 409);
+    assert.deepEqual(email.body, { error: 'conflict', message: 'Email already taken' });
+  });
+
+  it('merges metadata per RFC 7396, also as application/merge-patch+json', async () => {
+    const user = await createUser({ metadata: { plan: 'free', prefs: { theme: 'dark', lang: 'en' }, drop: 1 } });
+    const res = await api.patch(`/v1/users/${user.id}`, {
+      rawBody: JSON.stringify({ metadata: { plan: 'pro', prefs: { lang: null, tz: 'UTC' }, drop: null } }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.metadata, { plan: 'pro', prefs: { theme: 'dark', tz: 'UTC' } });
+  });
+
+  it('sets email_verified to false when the email changes', async () => {
+    const user = await createUser();
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { email: uniqueUser().email } });
+    assert.equal(res.body.email_verified, false);
+  });
+
+  it('answers 412 and changes nothing when If-Match is stale, and succeeds when it is current', async () => {
+    const user = await createUser();
+    const etag = (await api.get(`/v1/users/${user.id}`)).headers.get('etag')!;
+    assert.match(etag, /^"[^"]+"$/, 'a strong ETag');
+    const first = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'A' }, headers: { 'if-match': etag } });
+    assert.equal(first.status, 200);
+    assert.notEqual(first.headers.get('etag'), etag);
+    const stale = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'B' }, headers: { 'if-match': etag } });
+    assert.equal(stale.status, 412);
+    assert.equal(stale.body.error, 'precondition_failed');
+    assert.equal((await api.get(`/v1/users/${user.id}`)).body.first_name, 'A');
+  });
+
+  it('stores names NFC-normalized and rejects control characters', async () => {
+    const user = await createUser();
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'Jose\u0301' } });
+    assert.equal(res.body.first_name, 'Jos\u00e9');
+    const bad = await api.patch(`/v1/users/${user.id}`, { body: { last_name: 'a\u0000b' } });
+    assert.equal(bad.status, 400);
+    assert.ok(bad.body.details.last_name);
+  });
+});
