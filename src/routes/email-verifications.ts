@@ -24,12 +24,13 @@ export const emailVerificationsRoutes: FastifyPluginAsyncTypebox<{ emailVerifica
         tags,
         security,
         params: UserIdParams,
-        response: { 202: { type: 'null', description: 'Sent.' }, ...errorResponses([400, 404]) },
+        response: { 202: { type: 'null', description: 'Sent (no body).' }, ...errorResponses([400, 404]) },
       },
     },
     async (request, reply) => {
       await emailVerifications.sendVerification(request.params.user_id);
-      return reply.code(202).send(null);
+      // 202 without a body: Fastify would serialize `null` as the text "null".
+      return reply.code(202).send(undefined);
     },
   );
 

@@ -39,7 +39,8 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
   async function spendSendBudget(userId: string): Promise<void> {
     const budget = await limiter.consume(`verification-email:${userId}`, SENDS_PER_MINUTE, 60);
     if (budget.allowed) return;
-    const retryAfter = Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
+    // resetAt is rounded up to a whole second, so the difference may exceed the window by one.
+    const retryAfter = Math.min(60, Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)));
     throw new AppError('rate_limit_exceeded', `At most ${SENDS_PER_MINUTE} verification emails per user per minute`, undefined, { 'retry-after': String(retryAfter) });
   }
 

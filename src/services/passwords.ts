@@ -86,7 +86,8 @@ export function createPasswordService({ store, hasher, limiter, lockout }: Deps)
     async verify(userId: string, password: string): Promise<{ valid: boolean }> {
       const budget = await limiter.consume(lockKey(userId), failures, windowSeconds);
       if (!budget.allowed) {
-        const retryAfter = Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
+        // resetAt is rounded up to a whole second, so the difference may exceed the window by one.
+        const retryAfter = Math.min(windowSeconds, Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)));
         throw new AppError('rate_limit_exceeded', 'Too many failed password verifications for this user; try again later', undefined, {
           'retry-after': String(retryAfter),
         });
