@@ -30,7 +30,7 @@ export const emailVerificationsRoutes: FastifyPluginAsyncTypebox<{ emailVerifica
     async (request, reply) => {
       await emailVerifications.sendVerification(request.params.user_id);
       // 202 without a body: Fastify would serialize `null` as the text "null".
-      return reply.code(202).send(undefined);
+      return reply.code(202).send(undefined as unknown as null);
     },
   );
 
