@@ -93,6 +93,7 @@ export function createUserService({ store, config, passwords, emailChanges }: De
       const metadata = body.metadata ?? {};
       if (metadataTooLarge(metadata)) throw validationError({ metadata: [`Must be at most ${METADATA_MAX_BYTES} bytes when serialized`] });
       // Hashed before the transaction: nothing slow runs inside one.
+      if (body.password !== undefined && !passwords) throw new Error('a password was given but no password service is wired');
       const passwordHash = body.password === undefined || !passwords ? null : await passwords.hashNew(body.password, { email: body.email.normalize('NFC'), username: body.username });
       return store.transaction(async (tx) => {
         const user = await tx.users.insert({
