@@ -18,10 +18,16 @@ export interface Mailer {
   close(): void;
 }
 
-/** The SMTP server is down, refused the message, or timed out: the caller answers 503. */
+/**
+ * The SMTP server is down, refused the message, or timed out: the caller answers 503. Only the
+ * error's codes are kept: nodemailer's messages and responses may quote the recipient's address,
+ * which has no place in a log line.
+ */
 export class MailUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super('The SMTP server did not accept the message', { cause });
+  constructor(err: unknown) {
+    const e = (err ?? {}) as { code?: unknown; responseCode?: unknown; command?: unknown };
+    const codes = [e.code, e.responseCode, e.command && String(e.command).split(' ')[0]].filter((c) => c !== undefined && c !== null && c !== '');
+    super(`The SMTP server did not accept the message (${codes.join(' ') || 'no code'})`);
   }
 }
 

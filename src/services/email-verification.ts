@@ -49,7 +49,7 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
       await mailer.send(mail);
     } catch (err) {
       if (!(err instanceof MailUnavailableError)) throw err;
-      onError(err.cause, 'sending email');
+      onError(err, 'sending email');
       throw new AppError('service_unavailable', 'The email could not be sent; try again later', undefined, { 'retry-after': String(RETRY_AFTER_SMTP_SECONDS) });
     }
   }

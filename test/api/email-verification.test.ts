@@ -262,6 +262,10 @@ describe('email verification with the SMTP server down', () => {
     assert.equal(res.body.error, 'service_unavailable');
     assert.ok(Number(res.headers.get('retry-after')) > 0);
     assert.deepEqual(await server.server.runtime.store.emailVerificationTokens.listForUser(user.id), []);
+    const warning = server.logs.find((l) => l.msg === 'sending email failed');
+    assert.ok(warning, 'the failure is logged');
+    assert.match(JSON.stringify(warning), /ECONNREFUSED|ESOCKET|ETIMEDOUT|ECONNECTION/);
+    assert.ok(!server.logs.some((l) => JSON.stringify(l).includes(user.email)), 'without the recipient address');
   });
 
   it('answers 503 to an email-changing PATCH and changes nothing', async () => {
