@@ -13,10 +13,14 @@ import { requestIdOf } from './http/request-id.js';
 import { responseHeaders } from './http/response-headers.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
+import { emailVerificationsRoutes } from './routes/email-verifications.js';
 import { type ReadinessCheck, operationsRoutes } from './routes/operations.js';
+import { passwordsRoutes } from './routes/passwords.js';
 import { usersRoutes } from './routes/users.js';
 import type { ApiKeyService } from './services/api-keys.js';
 import type { Authenticator } from './services/auth.js';
+import type { EmailVerificationService } from './services/email-verification.js';
+import type { PasswordService } from './services/passwords.js';
 import type { UserService } from './services/users.js';
 
 export interface AppServices {
@@ -25,6 +29,8 @@ export interface AppServices {
   authenticator: Authenticator;
   limiter: Limiter;
   readiness: ReadinessCheck[];
+  passwords: PasswordService;
+  emailVerifications: EmailVerificationService;
 }
 
 export interface AppOptions {
@@ -72,6 +78,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   await registerOpenApi(app, config);
   await app.register(usersRoutes, { users: services.users });
   await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
+  await app.register(passwordsRoutes, { passwords: services.passwords });
+  await app.register(emailVerificationsRoutes, { emailVerifications: services.emailVerifications });
   await app.register(operationsRoutes, { checks: services.readiness, metrics });
   await registerDocs(app);
   return app;

@@ -1,4 +1,5 @@
 import { type Limiter, createMemoryLimiter } from './adapters/limiter.js';
+import type { LoggedMail } from './adapters/mailer.js';
 import type { Config } from './config.js';
 import type { ReadinessCheck } from './routes/operations.js';
 import { type Services, createServices } from './services/index.js';
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   /** Apply pending migrations first (the server does; `roster migrate --dry-run` does not). */
   migrate?: boolean;
   onError?: (err: unknown, what: string) => void;
+  /** Where mail goes without SMTP_URL (the server passes its log). */
+  logMail?: (mail: LoggedMail) => void;
 }
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
@@ -33,7 +36,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   }
   const store = createStore(database);
   const limiter = createMemoryLimiter();
-  const services = createServices({ config, store, limiter, onError: options.onError ?? (() => {}) });
+  const services = createServices({ config, store, limiter, onError: options.onError ?? (() => {}), logMail: options.logMail });
   const readiness: ReadinessCheck[] = [
     {
       name: 'database',

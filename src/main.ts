@@ -14,7 +14,11 @@ export interface RunningServer {
 /** Opens the database (migrating it), builds the app and listens. */
 export async function startServer(config: Config, logStream?: NodeJS.WritableStream): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
-  const runtime = await openRuntime(config, { onError: (err, what) => log?.warn({ err }, `${what} failed`) });
+  const runtime = await openRuntime(config, {
+    onError: (err, what) => log?.warn({ err }, `${what} failed`),
+    // The documented local mode: without SMTP_URL the message (its link included) is logged, under `email`.
+    logMail: (mail) => log?.warn({ email: mail }, 'SMTP_URL is not set: email written to the log instead of sent'),
+  });
   const app = await buildApp({ config, services: { ...runtime.services, limiter: runtime.limiter, readiness: runtime.readiness }, logStream });
   log = app.log;
   try {

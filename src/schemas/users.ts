@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { Cursor, Limit, NullableString, Page, Timestamp } from './common.js';
+import { Password } from './passwords.js';
 
 export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 export const METADATA_MAX_BYTES = 8192;
@@ -52,6 +53,14 @@ export const User = Type.Object(
     last_name: Name('Last name', 'Smith'),
     role: Role,
     email_verified: Type.Boolean({ description: 'False whenever the email is set or changed, until verified.' }),
+    pending_email: Type.Optional(
+      Type.String({
+        format: 'email',
+        maxLength: 254,
+        description: 'Only with `EMAIL_CHANGE_VERIFICATION=required` and only while a change awaits confirmation: the new address, which becomes `email` once confirmed.',
+        examples: ['newemail@example.com'],
+      }),
+    ),
     metadata: Metadata,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -68,6 +77,7 @@ export const CreateUserBody = Type.Object(
     last_name: Type.Optional(Name('Last name', 'Smith')),
     role: Type.Optional(Role),
     metadata: Type.Optional(Metadata),
+    password: Type.Optional(Password),
   },
   {
     additionalProperties: false,

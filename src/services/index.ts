@@ -1,8 +1,12 @@
 import type { Limiter } from '../adapters/limiter.js';
+import { type LoggedMail, createMailer } from '../adapters/mailer.js';
+import { createArgon2Hasher } from '../adapters/password-hasher.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthenticator } from './auth.js';
+import { createEmailVerificationService } from './email-verification.js';
+import { createPasswordService } from './passwords.js';
 import { createUserService } from './users.js';
 
 export interface ServiceDeps {
@@ -10,14 +14,19 @@ export interface ServiceDeps {
   store: Store;
   limiter: Limiter;
   onError: (err: unknown, what: string) => void;
+  /** Where mail goes without SMTP_URL (the server's log). */
+  logMail?: (mail: LoggedMail) => void;
 }
 
 /** Every domain service, wired to its dependencies; shared by the server, the CLI and tests. */
-export function createServices({ config, store, onError }: ServiceDeps) {
+export function createServices({ config, store, limiter, onError, logMail }: ServiceDeps) {
   const apiKeys = createApiKeyService({ store, onError });
-  const users = createUserService({ store, config });
+  const passwords = createPasswordService({ store, limiter, hasher: createArgon2Hasher() });
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, log: logMail ?? (() => {}) });
+  const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });
+  const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });
   const authenticator = createAuthenticator([apiKeys.verifier]);
-  return { users, apiKeys, authenticator };
+  return { users, apiKeys, authenticator, passwords, emailVerifications };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -6,12 +6,18 @@ import { type CreateUserBody, METADATA_MAX_BYTES, type UpdateUserBody } from '..
 import type { Store } from '../store/index.js';
 import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
 import type { RequestContext } from './auth.js';
+import type { EmailChangeHook } from './email-verification.js';
 import { publicUser, recordEvent } from './events.js';
 import { mergePatch } from './merge-patch.js';
+import type { PasswordService } from './passwords.js';
 
 interface Deps {
   store: Store;
   config: Config;
+  /** Hashes the optional `password` of a new user. */
+  passwords?: Pick<PasswordService, 'hashNew'>;
+  /** EMAIL_CHANGE_VERIFICATION=required: an email-changing PATCH waits for confirmation. */
+  emailChanges?: EmailChangeHook;
 }
 
 export interface UpdateOptions {
@@ -54,7 +60,7 @@ function metadataTooLarge(metadata: unknown): boolean {
   return Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES;
 }
 
-export function createUserService({ store, config }: Deps) {
+export function createUserService({ store, config, passwords, emailChanges }: Deps) {
   function assertRole(role: string | undefined): void {
     if (role !== undefined && !config.roles.includes(role)) {
       throw validationError({ role: [`Must be one of: ${config.roles.join(', ')}`] });
@@ -86,6 +92,9 @@ export function createUserService({ store, config }: Deps) {
       assertRole(body.role);
       const metadata = body.metadata ?? {};
       if (metadataTooLarge(metadata)) throw validationError({ metadata: [`Must be at most ${METADATA_MAX_BYTES} bytes when serialized`] });
+      // Hashed before the transaction: nothing slow runs inside one.
+      if (body.password !== undefined && !passwords) throw new Error('a password was given but no password service is wired');
+      const passwordHash = body.password === undefined || !passwords ? null : await passwords.hashNew(body.password, { email: body.email.normalize('NFC'), username: body.username });
       return store.transaction(async (tx) => {
         const user = await tx.users.insert({
           id: randomId('usr_'),
@@ -97,6 +106,7 @@ export function createUserService({ store, config }: Deps) {
           metadata,
           created_at: nowIso(),
         });
+        if (passwordHash) await tx.passwords.setHash(user.id, passwordHash);
         await recordEvent(tx, 'user.created', user.id, ctx, { object: publicUser(user) });
         return user;
       });
@@ -126,15 +136,24 @@ export function createUserService({ store, config }: Deps) {
      */
     async update(id: string, body: UpdateUserBody, ctx: RequestContext, options: UpdateOptions = {}): Promise<StoredUser> {
       assertRole(body.role);
+      // A verified email change mails its token first, after checking the rest of the PATCH.
+      const pending =
+        body.email === undefined || !emailChanges
+          ? null
+          : await emailChanges.prepareChange(id, body.email.normalize('NFC'), (before) => {
+              if (options.precondition && !options.precondition(before)) throw preconditionFailed();
+              changesFrom(before, body);
+            });
       return store.transaction(async (tx) => {
         const current = await tx.users.findByIdForUpdate(id);
         if (!current) throw userNotFound();
         if (options.precondition && !options.precondition(current)) throw preconditionFailed();
         const changes = changesFrom(current, body);
+        await emailChanges?.applyChange(tx, current, body.email?.normalize('NFC'), changes, pending);
         if (Object.keys(changes).length === 0) return current;
         const updated = await tx.users.update(id, current.version, changes, nowIso());
         if (!updated) throw preconditionFailed();
-        const previous = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof UserChanges]]));
+        const previous = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof UserChanges] ?? null]));
         await recordEvent(tx, 'user.updated', id, ctx, { object: publicUser(updated), previous_attributes: previous });
         return updated;
       });
@@ -143,6 +162,7 @@ export function createUserService({ store, config }: Deps) {
     async delete(id: string, ctx: RequestContext): Promise<void> {
       await store.transaction(async (tx) => {
         if (!(await tx.users.markDeleted(id, nowIso()))) throw userNotFound();
+        await tx.emailVerificationTokens.deleteForUser(id);
         await recordEvent(tx, 'user.deleted', id, ctx, { object: { id } });
       });
     },

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys.js';
 import type { Database } from './database.js';
+import { createEmailVerificationTokenStore } from './email-verification-tokens.js';
 import { createEventStore } from './events.js';
+import { createPasswordStore } from './passwords.js';
 import { createUserStore } from './users.js';
 import type { Tables } from './tables.js';
 
@@ -10,6 +12,8 @@ function bind(db: Kysely<Tables>, database: Database) {
     users: createUserStore(db, database.dialect),
     apiKeys: createApiKeyStore(db),
     events: createEventStore(db),
+    passwords: createPasswordStore(db),
+    emailVerificationTokens: createEmailVerificationTokenStore(db),
   };
 }
 

@@ -26,6 +26,10 @@ export interface UsersTable {
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
+  /** argon2id PHC string; never leaves store/passwords.ts. */
+  password_hash: string | null;
+  /** With EMAIL_CHANGE_VERIFICATION=required: the new address awaiting confirmation. */
+  pending_email: string | null;
 }
 
 export interface ApiKeysTable {
@@ -55,8 +59,22 @@ export interface EventsTable {
   created_at: string;
 }
 
+export interface EmailVerificationTokensTable {
+  id: string;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  /** The lower-cased address the token is bound to. */
+  email_key: string;
+  purpose: 'verify' | 'change';
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Tables {
   users: UsersTable;
   api_keys: ApiKeysTable;
   events: EventsTable;
+  email_verification_tokens: EmailVerificationTokensTable;
 }

@@ -13,7 +13,10 @@ export interface StoredUser extends User {
 
 export type NewUser = Omit<User, 'email_verified' | 'updated_at'>;
 
-export type UserChanges = Partial<Pick<User, 'email' | 'username' | 'first_name' | 'last_name' | 'role' | 'email_verified' | 'metadata'>>;
+export type UserChanges = Partial<Pick<User, 'email' | 'username' | 'first_name' | 'last_name' | 'role' | 'email_verified' | 'metadata'>> & {
+  /** A new address awaiting confirmation, or null to drop it. */
+  pending_email?: string | null;
+};
 
 export interface UserFilter {
   email?: string;
@@ -40,6 +43,8 @@ function toUser(row: Record<string, unknown>): StoredUser {
     last_name: r.last_name,
     role: r.role as string,
     email_verified: r.email_verified === true || r.email_verified === 1,
+    // Present only while an email change awaits confirmation, so the usual shape is unchanged.
+    ...(r.pending_email ? { pending_email: r.pending_email } : {}),
     metadata: typeof r.metadata === 'string' ? JSON.parse(r.metadata) : r.metadata,
     created_at: r.created_at,
     updated_at: r.updated_at,
@@ -61,6 +66,7 @@ function toColumns(fields: UserChanges): Updateable<UsersTable> {
   // Booleans as 0/1: better-sqlite3 cannot bind booleans, and PostgreSQL reads '1' as true.
   if (fields.email_verified !== undefined) cols.email_verified = fields.email_verified ? 1 : 0;
   if (fields.metadata !== undefined) cols.metadata = JSON.stringify(fields.metadata);
+  if (fields.pending_email !== undefined) cols.pending_email = fields.pending_email;
   return cols;
 }
 
@@ -150,6 +156,8 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
           last_name_key: null,
           role: null,
           metadata: '{}',
+          password_hash: null,
+          pending_email: null,
           deleted_at: deletedAt,
           updated_at: deletedAt,
           version: sql`version + 1`,

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createMemoryLimiter } from '../../src/adapters/limiter.js';
+import { createArgon2Hasher } from '../../src/adapters/password-hasher.js';
+import { type Runtime, openRuntime } from '../../src/compose.js';
+import { configWith } from '../../src/config.js';
+import { AppError } from '../../src/errors.js';
+import { type PasswordService, createPasswordService, passwordPolicyErrors } from '../../src/services/passwords.js';
+import { uniqueUser } from '../helpers/client.js';
+
+const ctx = { actor: { kind: 'system' as const, id: 'test' }, requestId: 'req_test' };
+
+describe('password service', () => {
+  let dir: string;
+  let runtime: Runtime;
+  let passwords: PasswordService;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'roster-passwords-'));
+    runtime = await openRuntime(configWith({ databaseUrl: join(dir, 'roster.db') }));
+    // A 1-second window and 3 failures, so the test can watch a lockout end.
+    passwords = createPasswordService({ store: runtime.store, hasher: createArgon2Hasher(), limiter: createMemoryLimiter(), lockout: { failures: 3, windowSeconds: 1 } });
+  });
+  after(async () => {
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('unlocks a user once the failure window has passed', async () => {
+    const user = await runtime.services.users.create(uniqueUser('svc'), ctx);
+    await passwords.set(user.id, 'the right password', ctx);
+    for (let i = 0; i < 3; i++) assert.deepEqual(await passwords.verify(user.id, `wrong ${i}`), { valid: false });
+    const locked = await passwords.verify(user.id, 'the right password').then(
+      () => null,
+      (err: unknown) => err,
+    );
+    assert.ok(locked instanceof AppError && locked.code === 'rate_limit_exceeded', String(locked));
+    assert.equal(locked.headers?.['retry-after'], '1');
+    // Poll (no fixed sleep) until the window ends; generous deadline for a busy machine.
+    const deadline = Date.now() + 15_000;
+    let result: { valid: boolean } | null = null;
+    while (!result && Date.now() < deadline) {
+      result = await passwords.verify(user.id, 'the right password').catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'rate_limit_exceeded') return null;
+        throw err;
+      });
+      if (!result) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(result, { valid: true });
+  });
+
+  it('applies the policy with Unicode case folding and compatibility normalization', () => {
+    const owner = { email: 'Jane@Example.com', username: 'jane_doe' };
+    assert.deepEqual(passwordPolicyErrors('jane@example.COM', owner), ['Must not be the email address']);
+    assert.deepEqual(passwordPolicyErrors('JANE_DOE', owner), ['Must not be the username']);
+    // Fullwidth letters are the same password after NFKC, so they are refused too.
+    assert.deepEqual(passwordPolicyErrors('ｊａｎｅ＿ｄｏｅ', owner), ['Must not be the username']);
+    assert.deepEqual(passwordPolicyErrors('jane_doe!', owner), []);
+  });
+
+  it('treats a password typed in another Unicode form as the same password', async () => {
+    const hasher = createArgon2Hasher();
+    const hash = await hasher.hash('Jos\u00e9 password');
+    assert.equal(await hasher.verify(hash, 'Jose\u0301 password'), true);
+    assert.equal(await hasher.verify('not a hash', 'x'), false, 'a malformed hash is a failed check, not a crash');
+    assert.equal(hasher.needsRehash(hash), false);
+    assert.equal(hasher.needsRehash(await createArgon2Hasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 }).hash('x')), true);
+  });
+});
