@@ -13,10 +13,15 @@ import { requestIdOf } from './http/request-id.js';
 import { responseHeaders } from './http/response-headers.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
+import { oauthClientsRoutes } from './routes/oauth-clients.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { type ReadinessCheck, operationsRoutes } from './routes/operations.js';
 import { usersRoutes } from './routes/users.js';
+import type { AccessTokenService } from './services/access-tokens.js';
 import type { ApiKeyService } from './services/api-keys.js';
 import type { Authenticator } from './services/auth.js';
+import type { OAuthClientService } from './services/oauth-clients.js';
+import type { SigningKeyService } from './services/signing-keys.js';
 import type { UserService } from './services/users.js';
 
 export interface AppServices {
@@ -25,6 +30,9 @@ export interface AppServices {
   authenticator: Authenticator;
   limiter: Limiter;
   readiness: ReadinessCheck[];
+  oauthClients: OAuthClientService;
+  accessTokens: AccessTokenService;
+  signingKeys: SigningKeyService;
 }
 
 export interface AppOptions {
@@ -72,6 +80,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   await registerOpenApi(app, config);
   await app.register(usersRoutes, { users: services.users });
   await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
+  await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
+  await app.register(oauthRoutes, { accessTokens: services.accessTokens, signingKeys: services.signingKeys });
   await app.register(operationsRoutes, { checks: services.readiness, metrics });
   await registerDocs(app);
   return app;

@@ -1,8 +1,12 @@
 import type { Limiter } from '../adapters/limiter.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
+import { createAccessTokenService, createJwtVerifier } from './access-tokens.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthenticator } from './auth.js';
+import { createExternalTokenVerifier } from './external-tokens.js';
+import { createOAuthClientService } from './oauth-clients.js';
+import { createSigningKeyService } from './signing-keys.js';
 import { createUserService } from './users.js';
 
 export interface ServiceDeps {
@@ -13,11 +17,17 @@ export interface ServiceDeps {
 }
 
 /** Every domain service, wired to its dependencies; shared by the server, the CLI and tests. */
-export function createServices({ config, store, onError }: ServiceDeps) {
+export function createServices({ config, store, limiter, onError }: ServiceDeps) {
   const apiKeys = createApiKeyService({ store, onError });
   const users = createUserService({ store, config });
-  const authenticator = createAuthenticator([apiKeys.verifier]);
-  return { users, apiKeys, authenticator };
+  const oauthClients = createOAuthClientService({ store, onError });
+  const signingKeys = createSigningKeyService({ store, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const accessTokens = createAccessTokenService({ config, limiter, clients: oauthClients, signingKeys });
+  const external = config.oauthIssuer
+    ? [createExternalTokenVerifier({ issuer: config.oauthIssuer, audience: config.oauthAudience ?? config.publicUrl, jwksUrl: config.oauthJwksUrl, jwksCooldownSeconds: config.oauthJwksCooldownSeconds })]
+    : [];
+  const authenticator = createAuthenticator([apiKeys.verifier, createJwtVerifier([accessTokens.builtIn, ...external])]);
+  return { users, apiKeys, authenticator, oauthClients, signingKeys, accessTokens };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys.js';
 import type { Database } from './database.js';
 import { createEventStore } from './events.js';
+import { createOAuthClientStore } from './oauth-clients.js';
+import { createSigningKeyStore } from './signing-keys.js';
 import { createUserStore } from './users.js';
 import type { Tables } from './tables.js';
 
@@ -10,6 +12,8 @@ function bind(db: Kysely<Tables>, database: Database) {
     users: createUserStore(db, database.dialect),
     apiKeys: createApiKeyStore(db),
     events: createEventStore(db),
+    oauthClients: createOAuthClientStore(db),
+    signingKeys: createSigningKeyStore(db),
   };
 }
 
