@@ -121,7 +121,7 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
 
   it('refuses bad client authentication with invalid_client, 401 and a Basic challenge', async () => {
     const client = await createClient(server, ['read']);
-    const cases = [
+    const cases: { form: Record<string, string>; headers: Record<string, string> }[] = [
       { form: { grant_type: 'client_credentials' }, headers: { authorization: basic(client.client_id, `${client.client_secret.slice(0, -1)}A`) } },
       { form: { grant_type: 'client_credentials' }, headers: { authorization: basic('cli_000000000000', client.client_secret) } },
       { form: { grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'rcs_wrong' }, headers: {} },
@@ -154,7 +154,7 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
     assert.equal(both.body.error, 'invalid_request');
     const json = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'client_credentials' }) });
     assert.equal(json.status, 400);
-    assert.equal((await json.json()).error, 'invalid_request');
+    assert.equal(((await json.json()) as { error: string }).error, 'invalid_request');
     const ignored = await tokenRequest(server, { grant_type: 'client_credentials', resource: 'https://x.example' }, auth);
     assert.equal(ignored.status, 200, 'unknown parameters are ignored (RFC 6749 Â§3.2)');
     for (const res of [grant, missing, repeated, both]) assertNoStore(res);
