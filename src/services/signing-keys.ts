@@ -58,6 +58,7 @@ export function createSigningKeyService({ store, accessTokenTtlSeconds }: Deps) 
   let loadedAt = 0;
   let loading: Promise<void> | undefined;
   let current: { kid: string; privateKey: CryptoKey } | undefined;
+  let minting: Promise<void> | undefined;
 
   async function reload(): Promise<void> {
     loading ??= (async () => {
@@ -112,8 +113,13 @@ export function createSigningKeyService({ store, accessTokenTtlSeconds }: Deps) 
     async current(): Promise<{ kid: string; privateKey: CryptoKey }> {
       await fresh();
       if (!current) {
-        await mint();
-        await reload();
+        // Concurrent first requests of this instance make one key, not one each.
+        minting ??= mint()
+          .then(reload)
+          .finally(() => {
+            minting = undefined;
+          });
+        await minting;
       }
       if (!current) throw new AppError('internal_error', 'No signing key');
       return current;

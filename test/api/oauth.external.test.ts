@@ -114,7 +114,7 @@ describe('an external issuer with RFC 8414 metadata only, and the default cooldo
   let userId: string;
 
   before(async () => {
-    issuer = await startFakeIssuer({ metadata: 'oauth' });
+    issuer = await startFakeIssuer({ metadata: 'oauth', alg: 'ES256' });
     server = await startOAuthServer({ config: { oauthIssuer: issuer.issuer, oauthAudience: AUDIENCE, oauthJwksUrl: null, authFailuresPerMinute: 100_000 } });
     userId = (await server.client(await server.mintKey(['admin'])).post('/v1/users', { body: uniqueUser() })).body.id;
   });
@@ -128,7 +128,7 @@ describe('an external issuer with RFC 8414 metadata only, and the default cooldo
     assert.equal((await clientFor(server.url, good).get(`/v1/users/${userId}`)).status, 200);
     const fetched = issuer.jwksFetches;
     assert.equal(fetched, 1);
-    const stranger = await generateKeyPair('RS256');
+    const stranger = await generateKeyPair('ES256');
     for (let i = 0; i < 8; i++) {
       const forged = await issuer.sign({ aud: AUDIENCE, sub: 's', scope: 'read' }, { key: stranger.privateKey, header: { kid: `forged-${i}` } });
       await assertRefused(server, userId, forged, `unknown kid ${i}`);
@@ -140,7 +140,7 @@ describe('an external issuer with RFC 8414 metadata only, and the default cooldo
 
 describe('an external issuer without metadata, given OAUTH_JWKS_URL', () => {
   it('fetches the JWKS from OAUTH_JWKS_URL', async () => {
-    const issuer = await startFakeIssuer({ metadata: 'none' });
+    const issuer = await startFakeIssuer({ metadata: 'none', alg: 'ES256' });
     const server = await startOAuthServer({ config: { oauthIssuer: issuer.issuer, oauthAudience: AUDIENCE, oauthJwksUrl: `${issuer.issuer}/keys` } });
     try {
       const userId = (await server.client(await server.mintKey(['admin'])).post('/v1/users', { body: uniqueUser() })).body.id;
@@ -156,7 +156,7 @@ describe('an external issuer without metadata, given OAUTH_JWKS_URL', () => {
 
 describe('an external issuer that cannot be reached', () => {
   it('answers 503 for its tokens, and built-in tokens keep working', async () => {
-    const gone = await startFakeIssuer();
+    const gone = await startFakeIssuer({ alg: 'ES256' });
     const token = await gone.sign({ aud: AUDIENCE, sub: 's', scope: 'read' });
     await gone.close();
     const server = await startOAuthServer({ config: { oauthIssuer: gone.issuer, oauthAudience: AUDIENCE } });

@@ -32,8 +32,9 @@ it('creates, lists and revokes clients, rotates the signing key, and refuses bad
   const existing = await createClient(server, ['read']);
   const before = await tokenWithLibrary(server, existing.client_id, existing.client_secret, 'post');
 
-  const [created, rotated, noScopes, unknown] = await Promise.all([
+  const [created, second, rotated, noScopes, unknown] = await Promise.all([
     roster('clients', 'create', '--name', 'cron job', '--scopes', 'read,write', '--json'),
+    roster('clients', 'create', '--name', 'second', '--scopes', 'admin', '--json'),
     roster('signing-keys', 'rotate', '--json'),
     roster('clients', 'create', '--name', 'x', '--scopes', 'read,root'),
     roster('clients', 'revoke', 'cli_000000000000'),
@@ -65,12 +66,16 @@ it('creates, lists and revokes clients, rotates the signing key, and refuses bad
   await eventually(async () => decodeProtectedHeader(await tokenWithLibrary(server, client.client_id, client.client_secret, 'post')).kid === key.kid, 'tokens signed by the new key');
   assert.equal((await clientFor(server.url, before).get(`/v1/users/${user.body.id}`)).status, 200, 'the old token still works');
 
-  const listed = await roster('clients', 'list', '--json');
+  // Listing runs alongside the revocation of the first client, so it looks for the second one.
+  assert.equal(second.code, 0, second.stderr);
+  const other = JSON.parse(second.stdout);
+  server.secrets.push(other.client_secret);
+  const [listed, revoked] = await Promise.all([roster('clients', 'list', '--json'), roster('clients', 'revoke', client.client_id)]);
   assert.equal(listed.code, 0, listed.stderr);
-  assert.ok(JSON.parse(listed.stdout).data.some((c: { client_id: string }) => c.client_id === client.client_id));
-  assert.ok(!listed.stdout.includes(client.client_secret));
+  const entry = JSON.parse(listed.stdout).data.find((c: { client_id: string }) => c.client_id === other.client_id);
+  assert.deepEqual(entry, { client_id: other.client_id, name: 'second', scopes: ['admin'], created_at: other.created_at, last_used_at: null });
+  assert.ok(!listed.stdout.includes(other.client_secret));
 
-  const revoked = await roster('clients', 'revoke', client.client_id);
   assert.equal(revoked.code, 0, revoked.stderr);
   // Another process revoked it: the server sees it within its cache time, polled here.
   await eventually(async () => (await api.get(`/v1/users/${user.body.id}`)).status === 401, 'revocation by the CLI seen by the server');

@@ -12,17 +12,18 @@ interface IssuerKey {
  * metadata and a JWKS, signs access tokens, and rotates its keys on demand. It counts JWKS
  * fetches, so tests can see how often the API asks.
  */
-export async function startFakeIssuer(options: { metadata?: 'openid' | 'oauth' | 'none' } = {}) {
+export async function startFakeIssuer(options: { metadata?: 'openid' | 'oauth' | 'none'; alg?: 'RS256' | 'ES256' } = {}) {
+  const alg = options.alg ?? 'RS256';
   let published: IssuerKey[] = [];
   let signing: IssuerKey;
   let jwksFetches = 0;
   let counter = 0;
 
   async function newKey(): Promise<IssuerKey> {
-    const pair = await generateKeyPair('RS256');
+    const pair = await generateKeyPair(alg);
     counter += 1;
     const kid = `issuer-key-${counter}`;
-    return { kid, privateKey: pair.privateKey, publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' } };
+    return { kid, privateKey: pair.privateKey, publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' } };
   }
 
   signing = await newKey();
@@ -57,7 +58,7 @@ export async function startFakeIssuer(options: { metadata?: 'openid' | 'oauth' |
     async sign(claims: Record<string, unknown>, opts: { header?: Record<string, unknown>; key?: CryptoKey; alg?: string } = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ iss: issuer, iat: now, exp: now + 300, ...claims })
-        .setProtectedHeader({ alg: opts.alg ?? 'RS256', kid: signing.kid, typ: 'at+jwt', ...opts.header })
+        .setProtectedHeader({ alg: opts.alg ?? alg, kid: signing.kid, typ: 'at+jwt', ...opts.header })
         .sign(opts.key ?? signing.privateKey);
     },
     publicJwk: () => signing.publicJwk,
