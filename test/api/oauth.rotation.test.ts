@@ -22,6 +22,14 @@ after(() => server.stop());
 
 const kids = async () => (await server.client().get('/.well-known/jwks.json')).body.keys.map((k: JWK) => k.kid) as string[];
 
+it('makes one first key, however many first token requests arrive at once', async () => {
+  assert.deepEqual(await kids(), [], 'no key before the first token');
+  const client = await createClient(server, ['read']);
+  const tokens = await Promise.all(Array.from({ length: 6 }, () => tokenWithLibrary(server, client.client_id, client.client_secret, 'post')));
+  assert.equal(new Set(tokens.map((t) => decodeProtectedHeader(t).kid)).size, 1);
+  assert.equal((await kids()).length, 1);
+});
+
 it('rotates keys without invalidating tokens still valid, then refuses them once expired', async () => {
   const client = await createClient(server, ['read']);
   const old = await tokenWithLibrary(server, client.client_id, client.client_secret, 'basic');
