@@ -80,6 +80,11 @@ export function createOAuthClientService({ store, onError = () => {} }: Deps) {
       return client;
     },
 
+    /** Drops a cached client, for revocations announced by another instance. */
+    forget(id: string): void {
+      cache.delete(id);
+    },
+
     /** The active client for a token being verified, cached at most 4 seconds. */
     async active(id: string): Promise<StoredOAuthClient | null> {
       const hit = cache.get(id);
