@@ -14,13 +14,18 @@ import { responseHeaders } from './http/response-headers.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
 import { emailVerificationsRoutes } from './routes/email-verifications.js';
+import { oauthClientsRoutes } from './routes/oauth-clients.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { type ReadinessCheck, operationsRoutes } from './routes/operations.js';
 import { passwordsRoutes } from './routes/passwords.js';
 import { usersRoutes } from './routes/users.js';
+import type { AccessTokenService } from './services/access-tokens.js';
 import type { ApiKeyService } from './services/api-keys.js';
 import type { Authenticator } from './services/auth.js';
 import type { EmailVerificationService } from './services/email-verification.js';
 import type { PasswordService } from './services/passwords.js';
+import type { OAuthClientService } from './services/oauth-clients.js';
+import type { SigningKeyService } from './services/signing-keys.js';
 import type { UserService } from './services/users.js';
 
 export interface AppServices {
@@ -31,6 +36,9 @@ export interface AppServices {
   readiness: ReadinessCheck[];
   passwords: PasswordService;
   emailVerifications: EmailVerificationService;
+  oauthClients: OAuthClientService;
+  accessTokens: AccessTokenService;
+  signingKeys: SigningKeyService;
 }
 
 export interface AppOptions {
@@ -80,6 +88,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
   await app.register(passwordsRoutes, { passwords: services.passwords });
   await app.register(emailVerificationsRoutes, { emailVerifications: services.emailVerifications });
+  await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
+  await app.register(oauthRoutes, { accessTokens: services.accessTokens, signingKeys: services.signingKeys });
   await app.register(operationsRoutes, { checks: services.readiness, metrics });
   await registerDocs(app);
   return app;

@@ -70,6 +70,12 @@ export const settings = [
   { env: 'OAUTH_AUDIENCE', kind: { type: 'string', maxLength: 2048 }, default: null, description: 'required `aud` of external tokens' },
   { env: 'OAUTH_JWKS_URL', kind: { type: 'url', protocols: ['http:', 'https:'] }, default: null, description: "external issuer's JWKS (default: from its metadata)" },
   {
+    env: 'OAUTH_JWKS_COOLDOWN_SECONDS',
+    kind: { type: 'int', min: 1, max: 3600 },
+    default: '60',
+    description: "least seconds between two fetches of the external issuer's JWKS for an unknown kid",
+  },
+  {
     env: 'ACCESS_TOKEN_TTL_SECONDS',
     kind: { type: 'int', min: 30, max: 86_400 },
     default: '900',
@@ -102,6 +108,7 @@ export interface Config {
   readonly oauthIssuer: string | null;
   readonly oauthAudience: string | null;
   readonly oauthJwksUrl: string | null;
+  readonly oauthJwksCooldownSeconds: number;
   readonly accessTokenTtlSeconds: number;
   readonly webhookAllowPrivate: boolean;
   readonly corsOrigins: readonly string[];

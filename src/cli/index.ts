@@ -3,11 +3,13 @@ import { serve } from '../main.js';
 import { openDatabase } from '../store/database.js';
 import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
 import { ConfigError, UsageError, parseCommand } from './args.js';
+import { clientsCommand, clientsUsage, signingKeysCommand } from './clients.js';
 import { keysCommand, keysUsage } from './keys.js';
 
 const usage = `Usage:
 roster serve [--port N] [--host H] [--database-url URL] [any setting as --flag]
 ${keysUsage}
+${clientsUsage}
 roster migrate [--dry-run]
 
 Every setting is an environment variable (PORT) and a flag (--port); see the README.`;
@@ -39,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'keys':
         return await keysCommand(rest);
+      case 'clients':
+        return await clientsCommand(rest);
+      case 'signing-keys':
+        return await signingKeysCommand(rest);
       case 'migrate':
         return await migrateCommand(rest);
       case undefined:

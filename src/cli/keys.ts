@@ -15,14 +15,14 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * UNITS[match[2] || 's'];
 }
 
-function parseScopes(text: string | undefined): Scope[] {
+export function parseScopes(text: string | undefined): Scope[] {
   const scopes = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (scopes.length === 0) throw new UsageError('--scopes is required: a comma list of read, write, admin');
   for (const s of scopes) if (!SCOPES.includes(s as Scope)) throw new UsageError(`--scopes: unknown scope "${s}" (read, write, admin)`);
   return scopes as Scope[];
 }
 
-function print(json: boolean, value: unknown, text: string): void {
+export function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 

@@ -20,6 +20,7 @@ export async function registerOpenApi(app: FastifyInstance, config: Config): Pro
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'An API key (`rk_…`) or an OAuth 2.0 access token.' },
+          clientBasic: { type: 'http', scheme: 'basic', description: 'OAuth client id and secret (`client_secret_basic`), for `POST /oauth/token` only.' },
         },
       },
       security: [{ bearer: [] }],

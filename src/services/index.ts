@@ -3,10 +3,14 @@ import { type LoggedMail, createMailer } from '../adapters/mailer.js';
 import { createArgon2Hasher } from '../adapters/password-hasher.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
+import { createAccessTokenService, createJwtVerifier } from './access-tokens.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthenticator } from './auth.js';
 import { createEmailVerificationService } from './email-verification.js';
 import { createPasswordService } from './passwords.js';
+import { createExternalTokenVerifier } from './external-tokens.js';
+import { createOAuthClientService } from './oauth-clients.js';
+import { createSigningKeyService } from './signing-keys.js';
 import { createUserService } from './users.js';
 
 export interface ServiceDeps {
@@ -25,8 +29,14 @@ export function createServices({ config, store, limiter, onError, logMail }: Ser
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, log: logMail ?? (() => {}) });
   const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });
   const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });
-  const authenticator = createAuthenticator([apiKeys.verifier]);
-  return { users, apiKeys, authenticator, passwords, emailVerifications };
+  const oauthClients = createOAuthClientService({ store, onError });
+  const signingKeys = createSigningKeyService({ store, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const accessTokens = createAccessTokenService({ config, limiter, clients: oauthClients, signingKeys });
+  const external = config.oauthIssuer
+    ? [createExternalTokenVerifier({ issuer: config.oauthIssuer, audience: config.oauthAudience ?? config.publicUrl, jwksUrl: config.oauthJwksUrl, jwksCooldownSeconds: config.oauthJwksCooldownSeconds })]
+    : [];
+  const authenticator = createAuthenticator([apiKeys.verifier, createJwtVerifier([accessTokens.builtIn, ...external])]);
+  return { users, apiKeys, authenticator, passwords, emailVerifications, oauthClients, signingKeys, accessTokens };
 }
 
 export type Services = ReturnType<typeof createServices>;

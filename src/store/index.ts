@@ -4,6 +4,8 @@ import type { Database } from './database.js';
 import { createEmailVerificationTokenStore } from './email-verification-tokens.js';
 import { createEventStore } from './events.js';
 import { createPasswordStore } from './passwords.js';
+import { createOAuthClientStore } from './oauth-clients.js';
+import { createSigningKeyStore } from './signing-keys.js';
 import { createUserStore } from './users.js';
 import type { Tables } from './tables.js';
 
@@ -14,6 +16,8 @@ function bind(db: Kysely<Tables>, database: Database) {
     events: createEventStore(db),
     passwords: createPasswordStore(db),
     emailVerificationTokens: createEmailVerificationTokenStore(db),
+    oauthClients: createOAuthClientStore(db),
+    signingKeys: createSigningKeyStore(db),
   };
 }
 

@@ -72,9 +72,32 @@ export interface EmailVerificationTokensTable {
   used_at: string | null;
 }
 
+export interface OAuthClientsTable {
+  id: string;
+  name: string;
+  secret_hash: string;
+  /** Space-separated, as in OAuth. */
+  scopes: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface SigningKeysTable {
+  id: string;
+  algorithm: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: string;
+  retired_at: string | null;
+  publish_until: string | null;
+}
+
 export interface Tables {
   users: UsersTable;
   api_keys: ApiKeysTable;
   events: EventsTable;
   email_verification_tokens: EmailVerificationTokensTable;
+  oauth_clients: OAuthClientsTable;
+  signing_keys: SigningKeysTable;
 }

@@ -3,6 +3,7 @@ import type { Dialect } from '../database.js';
 import * as m0001 from './0001-users-and-api-keys.js';
 import * as m0002 from './0002-events.js';
 import * as m0003 from './0003-passwords-and-email-verification.js';
+import * as m0004 from './0004-oauth.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -16,4 +17,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0001-users-and-api-keys': m0001,
   '0002-events': m0002,
   '0003-passwords-and-email-verification': m0003,
+  '0004-oauth': m0004,
 };

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { clientFor, uniqueUser } from '../helpers/client.js';
+import { basic, createClient, startOAuthServer, tokenRequest } from '../helpers/oauth.js';
+
+it('limits failed client authentications per address, in RFC 6749’s format, with Retry-After', async () => {
+  const server = await startOAuthServer({ config: { authFailuresPerMinute: 3 } });
+  try {
+    const client = await createClient(server, ['read']);
+    for (let i = 0; i < 3; i++) {
+      const res = await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, 'rcs_wrong') });
+      assert.equal(res.status, 401);
+    }
+    // Past the budget, even the right secret is refused: guessing is what this stops.
+    const res = await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, client.client_secret) });
+    assert.equal(res.status, 429, res.text);
+    assert.equal(res.body.error, 'rate_limit_exceeded');
+    assert.equal(typeof res.body.error_description, 'string');
+    assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+  } finally {
+    await server.stop();
+  }
+});
+
+it('limits tokens per client, and API calls per client across all its tokens', async () => {
+  const server = await startOAuthServer({ config: { rateLimitPerMinute: 2 } });
+  try {
+    const client = await createClient(server, ['write']);
+    const other = await createClient(server, ['write']);
+    const auth = { authorization: basic(client.client_id, client.client_secret) };
+    const first = await tokenRequest(server, { grant_type: 'client_credentials' }, auth);
+    const second = await tokenRequest(server, { grant_type: 'client_credentials' }, auth);
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal(second.headers.get('x-ratelimit-limit'), '2');
+    const third = await tokenRequest(server, { grant_type: 'client_credentials' }, auth);
+    assert.equal(third.status, 429);
+    assert.equal(third.body.error, 'rate_limit_exceeded');
+    assert.ok(third.headers.get('retry-after'));
+    // Another client has its own budget.
+    assert.equal((await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(other.client_id, other.client_secret) })).status, 200);
+
+    // Bearer calls are limited per client, not per token: two tokens share one budget.
+    const path = '/v1/users';
+    const a = clientFor(server.url, first.body.access_token);
+    const b = clientFor(server.url, second.body.access_token);
+    const created = await a.post(path, { body: uniqueUser() });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.headers.get('x-ratelimit-remaining'), '1');
+    assert.equal((await b.get(`${path}/${created.body.id}`)).status, 200);
+    const over = await a.get(`${path}/${created.body.id}`);
+    assert.equal(over.status, 429);
+    assert.equal(over.body.error, 'rate_limit_exceeded');
+    const line = server.logs.find((l) => l.status === 429 && l.credential === client.client_id);
+    assert.ok(line, 'the log names the client that hit the limit');
+  } finally {
+    await server.stop();
+  }
+});
