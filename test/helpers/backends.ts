@@ -54,17 +54,23 @@ let postgresProbe: Promise<string | null> | undefined;
 
 /** Null when PostgreSQL answers, else why not. */
 export function postgresUnavailable(): Promise<string | null> {
+  // Patient, with retries: on a loaded machine a first connection can take seconds, and a
+  // skipped suite outside CI hides real failures.
   postgresProbe ??= (async () => {
-    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.query('select 1');
-      return null;
-    } catch (err) {
-      return `PostgreSQL not reachable at ${POSTGRES_ADMIN_URL}: ${(err as Error).message}`;
-    } finally {
-      await c.end().catch(() => {});
+    let reason = '';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 15_000 });
+      try {
+        await c.connect();
+        await c.query('select 1');
+        return null;
+      } catch (err) {
+        reason = `PostgreSQL not reachable at ${POSTGRES_ADMIN_URL}: ${(err as Error).message}`;
+      } finally {
+        await c.end().catch(() => {});
+      }
     }
+    return reason;
   })();
   return postgresProbe;
 }
