@@ -6,6 +6,7 @@ import { accessLog } from './http/access-log.js';
 import { authenticate, authorize } from './http/auth.js';
 import { errorHandler } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
+import { idempotency } from './http/idempotency.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -13,11 +14,16 @@ import { requestIdOf } from './http/request-id.js';
 import { responseHeaders } from './http/response-headers.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
+import { eventsRoutes } from './routes/events.js';
 import { type ReadinessCheck, operationsRoutes } from './routes/operations.js';
 import { usersRoutes } from './routes/users.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 import type { ApiKeyService } from './services/api-keys.js';
 import type { Authenticator } from './services/auth.js';
+import type { EventService } from './services/events.js';
+import type { IdempotencyService } from './services/idempotency.js';
 import type { UserService } from './services/users.js';
+import type { WebhookService } from './services/webhooks.js';
 
 export interface AppServices {
   users: UserService;
@@ -25,6 +31,9 @@ export interface AppServices {
   authenticator: Authenticator;
   limiter: Limiter;
   readiness: ReadinessCheck[];
+  events: EventService;
+  webhooks: WebhookService;
+  idempotency: IdempotencyService;
 }
 
 export interface AppOptions {
@@ -65,6 +74,10 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.addHook('onRequest', authenticate({ authenticator: services.authenticator, limiter: services.limiter, failuresPerMinute: config.authFailuresPerMinute }));
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
   app.addHook('onRequest', authorize);
+  // Idempotency-Key: claimed after validation and before the handler; the response kept on send.
+  const idempotent = idempotency(services.idempotency);
+  app.addHook('preHandler', idempotent.preHandler);
+  app.addHook('onSend', idempotent.onSend);
   app.addHook('onResponse', accessLog);
   app.addHook('onResponse', metrics.observe);
 
@@ -72,6 +85,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   await registerOpenApi(app, config);
   await app.register(usersRoutes, { users: services.users });
   await app.register(apiKeysRoutes, { apiKeys: services.apiKeys });
+  await app.register(eventsRoutes, { events: services.events });
+  await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(operationsRoutes, { checks: services.readiness, metrics });
   await registerDocs(app);
   return app;

@@ -3,7 +3,10 @@ import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthenticator } from './auth.js';
+import { createEventService } from './events.js';
+import { createIdempotencyService } from './idempotency.js';
 import { createUserService } from './users.js';
+import { createWebhookService } from './webhooks.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -17,7 +20,10 @@ export function createServices({ config, store, onError }: ServiceDeps) {
   const apiKeys = createApiKeyService({ store, onError });
   const users = createUserService({ store, config });
   const authenticator = createAuthenticator([apiKeys.verifier]);
-  return { users, apiKeys, authenticator };
+  const events = createEventService({ store });
+  const webhooks = createWebhookService({ store, config });
+  const idempotency = createIdempotencyService({ store });
+  return { users, apiKeys, authenticator, events, webhooks, idempotency };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -6,7 +6,7 @@ import { type CreateUserBody, METADATA_MAX_BYTES, type UpdateUserBody } from '..
 import type { Store } from '../store/index.js';
 import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
 import type { RequestContext } from './auth.js';
-import { publicUser, recordEvent } from './events.js';
+import { eraseUserEvents, publicUser, recordEvent } from './events.js';
 import { mergePatch } from './merge-patch.js';
 
 interface Deps {
@@ -144,6 +144,7 @@ export function createUserService({ store, config }: Deps) {
       await store.transaction(async (tx) => {
         if (!(await tx.users.markDeleted(id, nowIso()))) throw userNotFound();
         await recordEvent(tx, 'user.deleted', id, ctx, { object: { id } });
+        await eraseUserEvents(tx, id);
       });
     },
   };

@@ -2,14 +2,20 @@ import type { Kysely } from 'kysely';
 import { createApiKeyStore } from './api-keys.js';
 import type { Database } from './database.js';
 import { createEventStore } from './events.js';
+import { createIdempotencyKeyStore } from './idempotency-keys.js';
 import { createUserStore } from './users.js';
 import type { Tables } from './tables.js';
+import { createWebhookDeliveryStore } from './webhook-deliveries.js';
+import { createWebhookEndpointStore } from './webhook-endpoints.js';
 
 function bind(db: Kysely<Tables>, database: Database) {
   return {
     users: createUserStore(db, database.dialect),
     apiKeys: createApiKeyStore(db),
     events: createEventStore(db),
+    webhookEndpoints: createWebhookEndpointStore(db),
+    webhookDeliveries: createWebhookDeliveryStore(db, database.dialect),
+    idempotencyKeys: createIdempotencyKeyStore(db),
   };
 }
 
@@ -21,11 +27,20 @@ export type Repositories = ReturnType<typeof bind>;
  * transaction, so a write cannot slip outside it by passing the wrong handle.
  */
 export function createStore(database: Database) {
+  // Told after every commit (never inside the transaction), e.g. to wake the webhook worker.
+  const commitListeners = new Set<() => void>();
   return {
     ...bind(database.db, database),
     dialect: database.dialect,
-    transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      return database.db.transaction().execute((trx) => fn(bind(trx, database)));
+    async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      const result = await database.db.transaction().execute((trx) => fn(bind(trx, database)));
+      for (const listener of commitListeners) listener();
+      return result;
+    },
+    /** Calls `listener` after each committed transaction; returns the function that stops it. */
+    onCommit(listener: () => void): () => void {
+      commitListeners.add(listener);
+      return () => commitListeners.delete(listener);
     },
     ping: () => database.ping(),
   };

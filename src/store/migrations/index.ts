@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 import * as m0001 from './0001-users-and-api-keys.js';
 import * as m0002 from './0002-events.js';
+import * as m0006 from './0006-webhooks-and-idempotency.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -14,4 +15,5 @@ interface DialectMigration {
 export const migrations: Record<string, DialectMigration> = {
   '0001-users-and-api-keys': m0001,
   '0002-events': m0002,
+  '0006-webhooks-and-idempotency': m0006,
 };
