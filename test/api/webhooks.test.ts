@@ -8,7 +8,7 @@ import { type Receiver, startReceiver, waitFor } from '../helpers/receiver.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
 /** Short delays for tests only: production retries for 24 hours with a 10 s timeout. */
-const FAST = { baseDelayMs: 50, maxDelayMs: 400, retryWindowMs: 6000, timeoutMs: 2000, leaseMs: 5000, pollIntervalMs: 100 };
+const FAST = { baseDelayMs: 50, maxDelayMs: 400, retryWindowMs: 3000, timeoutMs: 1000, leaseMs: 4000, pollIntervalMs: 100 };
 
 describe('Standard Webhooks signature', () => {
   it('matches the published test vector, as the standardwebhooks package does', () => {
