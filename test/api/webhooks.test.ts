@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { signWebhook } from '../../src/services/webhook-signature.js';
@@ -300,6 +305,62 @@ describe('webhook URLs on private addresses [sqlite]', () => {
       assert.ok(user.id);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+describe('the README receiver example [sqlite]', () => {
+  it('verifies and acknowledges real deliveries, and rejects a forged one', async () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const code = /A receiver in Node[^\n]*\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(code, 'the example is in the README');
+    const dir = mkdtempSync(join(tmpdir(), 'roster-receiver-'));
+    const file = join(dir, 'receiver.mjs');
+    writeFileSync(file, code.replace('.listen(3000)', '.listen(0, "127.0.0.1", function () { console.log("port", this.address().port); })'));
+    const server = await startTestServer({ config: { webhookAllowPrivate: true }, server: { webhooks: FAST } });
+    const admin = server.client(await server.mintKey(['admin']));
+    const probe = await startReceiver();
+    const endpointUrl = await admin.post('/v1/webhook-endpoints', { body: { url: probe.url } });
+    const secret = endpointUrl.body.secret as string;
+    await admin.delete(`/v1/webhook-endpoints/${endpointUrl.body.id}`);
+    await probe.close();
+    const child = spawn(process.execPath, [file], { env: { ...process.env, ROSTER_WEBHOOK_SECRET: secret }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    try {
+      const port = await waitFor('the receiver to listen', () => /port (\d+)/.exec(out)?.[1]);
+      // The example's port is known only now, and the API never shows a secret twice: the
+      // endpoint with the secret handed to the example is written to the store directly.
+      const store = server.server.runtime.store;
+      await store.webhookEndpoints.insert({
+        id: 'we_readmeexampl',
+        url: `http://127.0.0.1:${port}/`,
+        description: null,
+        eventTypes: ['*'],
+        secret,
+        status: 'enabled',
+        failingSince: null,
+        createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      });
+      const user = (await server.client(await server.mintKey(['write'])).post('/v1/users', { body: uniqueUser('readme') })).body;
+      await waitFor('the example to log the event', () => out.includes(`user.created ${user.id}`));
+      const delivery = await waitFor('the acknowledged delivery', async () => {
+        const list = (await admin.get('/v1/webhook-endpoints/we_readmeexampl/deliveries')).body.data;
+        return list.find((d: any) => d.status === 'succeeded');
+      });
+      assert.equal(delivery.last_response_status, 204);
+      const forged = await fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        headers: { 'webhook-id': 'evt_x', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,AAAA' },
+        body: '{}',
+      });
+      assert.equal(forged.status, 400);
+    } finally {
+      child.kill();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
