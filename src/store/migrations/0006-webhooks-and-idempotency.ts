@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
@@ -6,7 +6,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   // Instants that the worker compares and computes with are epoch milliseconds; a 32-bit integer
   // cannot hold them on PostgreSQL.
   const millis = sqlite ? 'integer' : 'bigint';
-  const serial = (c: any) => (sqlite ? c.primaryKey().autoIncrement() : c.primaryKey().generatedAlwaysAsIdentity());
+  const serial = (c: ColumnDefinitionBuilder) => (sqlite ? c.primaryKey().autoIncrement() : c.primaryKey().generatedAlwaysAsIdentity());
 
   await db.schema
     .createTable('webhook_endpoints')

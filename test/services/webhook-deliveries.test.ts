@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { erasePersonalData } from '../../src/services/event-erasure.js';
+import { DEFAULT_TUNING, retryDelay } from '../../src/services/webhook-deliveries.js';
+
+describe('webhook retry schedule', () => {
+  it('doubles per attempt within [delay/2, delay], capped', () => {
+    const tuning = { baseDelayMs: 1000, maxDelayMs: 10_000 };
+    assert.equal(retryDelay(1, tuning, () => 0), 500);
+    assert.equal(retryDelay(1, tuning, () => 1), 1000);
+    assert.equal(retryDelay(3, tuning, () => 1), 4000);
+    assert.equal(retryDelay(3, tuning, () => 0), 2000);
+    assert.equal(retryDelay(20, tuning, () => 1), 10_000, 'capped');
+    const spread = new Set(Array.from({ length: 50 }, () => retryDelay(4, tuning)));
+    assert.ok(spread.size > 1, 'jittered');
+  });
+
+  it('retries for at least 24 hours in production, then gives up', () => {
+    assert.ok(DEFAULT_TUNING.retryWindowMs >= 24 * 3600_000);
+    assert.ok(DEFAULT_TUNING.leaseMs > DEFAULT_TUNING.timeoutMs, 'a claim outlives the attempt it covers');
+    // Fastest possible schedule (all jitter at its minimum): the attempts still span the window.
+    let elapsed = 0;
+    let attempts = 0;
+    while (elapsed < DEFAULT_TUNING.retryWindowMs) {
+      attempts += 1;
+      elapsed += retryDelay(attempts, DEFAULT_TUNING, () => 0);
+    }
+    assert.ok(attempts > 5 && attempts < 100, `${attempts} attempts`);
+  });
+});
+
+describe('event erasure', () => {
+  it('nulls personal values, keeps ids, times, role and the names of changed fields', () => {
+    const data = {
+      object: { id: 'usr_1', email: 'a@b.c', username: 'ab', first_name: 'A', last_name: 'B', role: 'admin', email_verified: true, pending_email: 'n@b.c', metadata: { plan: 'x' }, created_at: 't', updated_at: 'u' },
+      previous_attributes: { email: 'old@b.c', role: 'member', metadata: { plan: 'y', ssn: '1' } },
+      email: 'also@b.c',
+    };
+    assert.deepEqual(erasePersonalData(data), {
+      object: { id: 'usr_1', email: null, username: null, first_name: null, last_name: null, role: 'admin', email_verified: true, pending_email: null, metadata: { plan: null }, created_at: 't', updated_at: 'u' },
+      previous_attributes: { email: null, role: 'member', metadata: { plan: null, ssn: null } },
+      email: null,
+    });
+  });
+});
