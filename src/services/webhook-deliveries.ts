@@ -79,6 +79,12 @@ export function createDeliveryEngine({ store, config, tuning: overrides, send = 
      */
     async deliver(d: StoredDelivery, token: string, signal?: AbortSignal): Promise<void> {
       const [endpoint, event] = await Promise.all([store.webhookEndpoints.findById(d.endpointId), store.events.findById(d.eventId)]);
+      // An attempt may only start if it ends (at the latest, cut off by the timeout) while the
+      // claim still holds: otherwise another worker could claim it meanwhile and send it twice.
+      if (Date.now() + tuning.timeoutMs >= d.lockedUntil) {
+        await store.webhookDeliveries.release(d.id, token);
+        return;
+      }
       let res: WebhookResponse;
       if (!endpoint || !event) {
         res = { status: null, latencyMs: 0, error: endpoint ? 'event not found' : 'endpoint deleted', aborted: false };

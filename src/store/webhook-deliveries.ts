@@ -14,6 +14,8 @@ export interface StoredDelivery {
   status: DeliveryStatus;
   attempts: number;
   nextAttemptAt: number;
+  /** Epoch milliseconds until which the current claim holds. */
+  lockedUntil: number;
   claimToken: string | null;
   windowStartedAt: number;
   lastAttemptAt: string | null;
@@ -69,6 +71,7 @@ function toDelivery(row: Selectable<Tables['webhook_deliveries']>): StoredDelive
     status: row.status as DeliveryStatus,
     attempts: Number(row.attempts),
     nextAttemptAt: Number(row.next_attempt_at),
+    lockedUntil: Number(row.locked_until),
     claimToken: row.claim_token,
     windowStartedAt: Number(row.window_started_at),
     lastAttemptAt: row.last_attempt_at,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DeliveryEngine } from '../services/webhook-deliveries.js';
 
 export interface WebhookWorkerOptions {
@@ -16,6 +17,8 @@ export interface WebhookWorkerOptions {
  */
 export function startWebhookWorker({ engine, pollIntervalMs = 1000, concurrency = 16, onError = () => {} }: WebhookWorkerOptions) {
   const controller = new AbortController();
+  // Every attempt in flight listens to the one stop signal.
+  setMaxListeners(concurrency + 10, controller.signal);
   const inFlight = new Set<Promise<void>>();
   let running = true;
   let woken = false;

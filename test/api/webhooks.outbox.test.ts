@@ -7,9 +7,12 @@ import { spawnServer } from '../helpers/processes.js';
 import { startReceiver, waitFor } from '../helpers/receiver.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
-const FAST = { baseDelayMs: 50, maxDelayMs: 400, retryWindowMs: 60_000, timeoutMs: 1500, leaseMs: 3000, pollIntervalMs: 100 };
-/** The crashing process must not time out (or re-claim) its held request before it is killed. */
-const CRASHING = { ...FAST, timeoutMs: 8000, leaseMs: 5000 };
+const FAST = { baseDelayMs: 50, maxDelayMs: 400, retryWindowMs: 60_000, timeoutMs: 1500, leaseMs: 15_000, pollIntervalMs: 100 };
+/**
+ * The crashing process must not time out its held request before it is killed; its claim (the
+ * lease) is what the restarted server waits out, so it is kept short.
+ */
+const CRASHING = { ...FAST, timeoutMs: 4000, leaseMs: 6000 };
 
 await describeEachBackend('webhook outbox across a crash', (backend) => {
   it('delivers an event committed before a kill -9, once the server is back', async () => {

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { openRuntime } from '../../src/compose.js';
+import { configWith } from '../../src/config.js';
 import { erasePersonalData } from '../../src/services/event-erasure.js';
-import { DEFAULT_TUNING, retryDelay } from '../../src/services/webhook-deliveries.js';
+import { DEFAULT_TUNING, createDeliveryEngine, retryDelay } from '../../src/services/webhook-deliveries.js';
+import { describeEachBackend } from '../helpers/backends.js';
+import { uniqueUser } from '../helpers/client.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 describe('webhook retry schedule', () => {
   it('doubles per attempt within [delay/2, delay], capped', () => {
@@ -41,5 +46,37 @@ describe('event erasure', () => {
       previous_attributes: { email: null, role: 'member', metadata: { plan: null, ssn: null } },
       email: null,
     });
+  });
+});
+
+await describeEachBackend('delivery claims', (backend) => {
+  it('never starts an attempt that could outlast its claim (another worker could send it again)', async () => {
+    const db = await backend.create();
+    const config = configWith({ databaseUrl: db.url, webhookAllowPrivate: true });
+    const runtime = await openRuntime(config);
+    const receiver = await startReceiver();
+    try {
+      await runtime.services.webhooks.create({ url: receiver.url });
+      await runtime.services.users.create(uniqueUser('claim'), { actor: { kind: 'system', id: 'test' }, requestId: 'req-claim' });
+      // A claim shorter than the attempt's timeout: the attempt must not start.
+      const hasty = createDeliveryEngine({ store: runtime.store, config, tuning: { leaseMs: 1000, timeoutMs: 5000 } });
+      const first = await hasty.claim(10);
+      assert.equal(first.deliveries.length, 1);
+      await hasty.deliver(first.deliveries[0], first.token);
+      assert.equal(receiver.received.length, 0);
+      // The claim was given back uncounted: a worker whose claim covers its timeout takes it at once.
+      const sound = createDeliveryEngine({ store: runtime.store, config, tuning: { leaseMs: 10_000, timeoutMs: 2000 } });
+      const second = await sound.claim(10);
+      assert.equal(second.deliveries.length, 1);
+      assert.equal(second.deliveries[0].attempts, 1);
+      assert.equal((await sound.claim(10)).deliveries.length, 0, 'claimed: no one else gets it');
+      await sound.deliver(second.deliveries[0], second.token);
+      assert.equal(receiver.received.length, 1);
+      assert.equal(receiver.received[0].answered, 200);
+    } finally {
+      await receiver.close();
+      await runtime.close();
+      await db.drop();
+    }
   });
 });
