@@ -7,7 +7,7 @@ import { spawnServer } from '../helpers/processes.js';
 import { startReceiver, waitFor } from '../helpers/receiver.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
-const FAST = { baseDelayMs: 50, maxDelayMs: 400, retryWindowMs: 60_000, timeoutMs: 1500, leaseMs: 15_000, pollIntervalMs: 100 };
+const FAST = { baseDelayMs: 50, maxDelayMs: 400, retryWindowMs: 60_000, timeoutMs: 10_000, leaseMs: 20_000, pollIntervalMs: 100 };
 /**
  * The crashing process must not time out its held request before it is killed; its claim (the
  * lease) is what the restarted server waits out, so it is kept short.
@@ -56,7 +56,7 @@ await describeEachBackend('webhook outbox across a crash', (backend) => {
 
 const pgReason = await postgresUnavailable();
 describe('two instances on one PostgreSQL database', { skip: pgReason !== null && !inCI ? pgReason : false }, () => {
-  it('deliver every event exactly once between them', async () => {
+  it('share the deliveries: every attempt is sent by one instance only, every event acknowledged once', async () => {
     const one = await startTestServer({ backend: postgresBackend, config: { webhookAllowPrivate: true }, server: { webhooks: { ...FAST, pollIntervalMs: 20 } } });
     const two = await startTestServer({ databaseUrl: one.databaseUrl, config: { webhookAllowPrivate: true }, server: { webhooks: { ...FAST, pollIntervalMs: 20 } } });
     const receiver = await startReceiver();
@@ -73,9 +73,21 @@ describe('two instances on one PostgreSQL database', { skip: pgReason !== null &
         const list = (await admin.get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=pending`)).body.data;
         return list.length === 0;
       });
-      for (const id of eventIds) assert.equal(receiver.forEvent(id).length, 1, `event ${id} delivered ${receiver.forEvent(id).length} times`);
-      const attempts = (await admin.get(`/v1/webhook-endpoints/${endpoint.id}/attempts?limit=100`)).body.data;
-      assert.equal(attempts.length, 30);
+      // Every HTTP request the receiver got is one recorded attempt of one claim: a delivery sent
+      // by both instances would show as a request without its attempt. Under a heavy load an
+      // attempt may time out and be retried, so "once" is counted in acknowledged attempts.
+      const attempts: any[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: any = await admin.get(`/v1/webhook-endpoints/${endpoint.id}/attempts?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+        attempts.push(...page.body.data);
+        cursor = page.body.next_cursor;
+      } while (cursor);
+      for (const id of eventIds) {
+        const mine = attempts.filter((a) => a.event_id === id);
+        assert.equal(receiver.forEvent(id).length, mine.length, `event ${id}: ${receiver.forEvent(id).length} requests, ${mine.length} attempts`);
+        assert.equal(mine.filter((a) => a.succeeded).length, 1, `event ${id} acknowledged once`);
+      }
     } finally {
       await two.stop();
       await one.stop();
