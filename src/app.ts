@@ -6,6 +6,7 @@ import { accessLog } from './http/access-log.js';
 import { authenticate, authorize } from './http/auth.js';
 import { errorHandler } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
+import { idempotency } from './http/idempotency.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -16,6 +17,7 @@ import { apiKeysRoutes } from './routes/api-keys.js';
 import { emailVerificationsRoutes } from './routes/email-verifications.js';
 import { oauthClientsRoutes } from './routes/oauth-clients.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { eventsRoutes } from './routes/events.js';
 import { type ReadinessCheck, operationsRoutes } from './routes/operations.js';
 import { passwordsRoutes } from './routes/passwords.js';
 import { usersRoutes } from './routes/users.js';
@@ -26,7 +28,11 @@ import type { EmailVerificationService } from './services/email-verification.js'
 import type { PasswordService } from './services/passwords.js';
 import type { OAuthClientService } from './services/oauth-clients.js';
 import type { SigningKeyService } from './services/signing-keys.js';
+import { webhooksRoutes } from './routes/webhooks.js';
+import type { EventService } from './services/events.js';
+import type { IdempotencyService } from './services/idempotency.js';
 import type { UserService } from './services/users.js';
+import type { WebhookService } from './services/webhooks.js';
 
 export interface AppServices {
   users: UserService;
@@ -39,6 +45,9 @@ export interface AppServices {
   oauthClients: OAuthClientService;
   accessTokens: AccessTokenService;
   signingKeys: SigningKeyService;
+  events: EventService;
+  webhooks: WebhookService;
+  idempotency: IdempotencyService;
 }
 
 export interface AppOptions {
@@ -79,6 +88,10 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.addHook('onRequest', authenticate({ authenticator: services.authenticator, limiter: services.limiter, failuresPerMinute: config.authFailuresPerMinute }));
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
   app.addHook('onRequest', authorize);
+  // Idempotency-Key: claimed after validation and before the handler; the response kept on send.
+  const idempotent = idempotency(services.idempotency);
+  app.addHook('preHandler', idempotent.preHandler);
+  app.addHook('onSend', idempotent.onSend);
   app.addHook('onResponse', accessLog);
   app.addHook('onResponse', metrics.observe);
 
@@ -90,6 +103,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   await app.register(emailVerificationsRoutes, { emailVerifications: services.emailVerifications });
   await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
   await app.register(oauthRoutes, { accessTokens: services.accessTokens, signingKeys: services.signingKeys });
+  await app.register(eventsRoutes, { events: services.events });
+  await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(operationsRoutes, { checks: services.readiness, metrics });
   await registerDocs(app);
   return app;

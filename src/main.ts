@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { type Runtime, openRuntime } from './compose.js';
 import type { Config } from './config.js';
+import { type DeliveryTuning, createDeliveryEngine } from './services/webhook-deliveries.js';
+import { startIdempotencyCleanup } from './workers/idempotency-cleanup.js';
+import { startWebhookWorker } from './workers/webhook-delivery.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -11,8 +14,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Internal knobs for tests (short retry delays); not settings: production runs the defaults. */
+export interface ServerOptions {
+  webhooks?: Partial<DeliveryTuning> & { pollIntervalMs?: number };
+}
+
 /** Opens the database (migrating it), builds the app and listens. */
-export async function startServer(config: Config, logStream?: NodeJS.WritableStream): Promise<RunningServer> {
+export async function startServer(config: Config, logStream?: NodeJS.WritableStream, options: ServerOptions = {}): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
   const runtime = await openRuntime(config, {
     onError: (err, what) => log?.warn({ err }, `${what} failed`),
@@ -27,6 +35,12 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
     await runtime.close();
     throw err;
   }
+  // Background work starts once listening and stops before the database closes.
+  const { pollIntervalMs, ...tuning } = options.webhooks ?? {};
+  const engine = createDeliveryEngine({ store: runtime.store, config, tuning });
+  const webhookWorker = startWebhookWorker({ engine, pollIntervalMs, onError: (err) => app.log.warn({ err }, 'webhook delivery failed') });
+  const stopWaking = runtime.store.onCommit(webhookWorker.wake);
+  const idempotencyCleanup = startIdempotencyCleanup({ idempotency: runtime.services.idempotency, onError: (err) => app.log.warn({ err }, 'idempotency cleanup failed') });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -38,6 +52,9 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
     stop() {
       stopping ??= (async () => {
         await app.close();
+        stopWaking();
+        await webhookWorker.stop();
+        await idempotencyCleanup.stop();
         await runtime.close();
       })();
       return stopping;

@@ -10,7 +10,8 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }
   app.post(
     '/v1/api-keys',
     {
-      config: { scope: 'admin' },
+      // The secret is stored only hashed: a response kept for Idempotency-Key replay would hold it in clear.
+      config: { scope: 'admin', idempotency: false },
       schema: {
         operationId: 'createApiKey',
         summary: 'Create an API key',

@@ -1,10 +1,13 @@
 import { nowIso } from '../adapters/clock.js';
 import { randomId } from '../adapters/ids.js';
+import { notFound, userNotFound, validationError } from '../errors.js';
+import type { Event } from '../schemas/events.js';
 import type { User } from '../schemas/users.js';
-import type { EventType } from '../store/events.js';
-import type { Repositories } from '../store/index.js';
+import type { EventFilter, EventType, StoredEvent } from '../store/events.js';
+import type { Repositories, Store } from '../store/index.js';
 import type { StoredUser } from '../store/users.js';
 import type { RequestContext } from './auth.js';
+import { erasePersonalData } from './event-erasure.js';
 
 /** The wire form of a stored user, as events carry it. */
 export function publicUser(user: StoredUser): User {
@@ -15,17 +18,119 @@ export function publicUser(user: StoredUser): User {
 /**
  * Appends the event of a change to the transaction making it, so that the change and its record
  * commit together or not at all. `data` follows Stripe's shape: the object after the change,
- * and for updates the previous values of the fields that changed.
+ * and for updates the previous values of the fields that changed. In the same transaction, one
+ * delivery per subscribed webhook endpoint is queued (the outbox): a crash after the commit
+ * loses no delivery, and a rollback sends none.
  */
 export async function recordEvent(tx: Repositories, type: EventType, userId: string, ctx: RequestContext, data: Record<string, unknown>): Promise<void> {
+  const id = randomId('evt_', 16);
+  const createdAt = nowIso();
   await tx.events.append({
-    id: randomId('evt_', 16),
+    id,
     type,
     userId,
     actorKind: ctx.actor.kind,
     actorId: ctx.actor.id,
     requestId: ctx.requestId,
     data,
-    createdAt: nowIso(),
+    createdAt,
   });
+  const endpoints = await tx.webhookEndpoints.subscribedTo(type);
+  const nowMs = Date.now();
+  await tx.webhookDeliveries.enqueue(
+    endpoints.map((e) => ({ id: randomId('dlv_', 16), endpointId: e.id, eventId: id, eventType: type, userId, createdAt, nowMs })),
+  );
 }
+
+/** Erases the personal values in every event of a user; called in the transaction deleting it. */
+export async function eraseUserEvents(tx: Repositories, userId: string): Promise<void> {
+  await tx.events.eraseUser(userId, erasePersonalData);
+}
+
+/** The one stored-to-wire mapper of events, for the API and webhook bodies alike. */
+export function toWireEvent(event: StoredEvent): Event {
+  return {
+    id: event.id,
+    type: event.type,
+    created_at: event.createdAt,
+    user_id: event.userId,
+    actor: { type: event.actorKind, id: event.actorId },
+    request_id: event.requestId,
+    data: event.data,
+  };
+}
+
+export const EVENT_TYPES: readonly EventType[] = ['user.created', 'user.updated', 'user.deleted', 'user.password_changed', 'user.email_verified'];
+
+export interface EventQuery {
+  limit?: number;
+  cursor?: string;
+  /** Comma-separated event types. */
+  type?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+export interface EventPage {
+  data: Event[];
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`e1:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^e1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw validationError({ cursor: ['Invalid cursor'] });
+  return Number(match[1]);
+}
+
+/** RFC 3339 instant → stored form, rounded up to the second as the users list does. */
+function toStoredInstant(field: string, value: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw validationError({ [field]: ['Must be an RFC 3339 date-time'] });
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function parseTypes(type: string | undefined): string[] | undefined {
+  if (type === undefined) return undefined;
+  const types = type.split(',').map((t) => t.trim());
+  const unknown = types.filter((t) => !EVENT_TYPES.includes(t as EventType));
+  if (unknown.length > 0) throw validationError({ type: [`Must be one or more of: ${EVENT_TYPES.join(', ')}`] });
+  return types;
+}
+
+export function createEventService({ store }: { store: Store }) {
+  async function page(filter: EventFilter, query: EventQuery): Promise<EventPage> {
+    const limit = query.limit ?? 20;
+    const afterSeq = query.cursor ? decodeCursor(query.cursor) : 0;
+    filter.types = parseTypes(query.type);
+    if (query.createdAfter) filter.createdAfter = toStoredInstant('created_after', query.createdAfter);
+    if (query.createdBefore) filter.createdBefore = toStoredInstant('created_before', query.createdBefore);
+    const rows = await store.events.list(filter, afterSeq, limit + 1);
+    const data = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    return { data: data.map(toWireEvent), has_more: hasMore, next_cursor: hasMore ? encodeCursor(data[data.length - 1].seq) : null };
+  }
+
+  return {
+    /** Every event, oldest first, a keyset page at a time. */
+    list: (query: EventQuery) => page({}, query),
+
+    /** One user's audit trail; it outlives the user (erased of personal values). */
+    async listForUser(userId: string, query: EventQuery): Promise<EventPage> {
+      if (!(await store.events.existsForUser(userId))) throw userNotFound();
+      return page({ userId }, query);
+    },
+
+    async get(id: string): Promise<Event> {
+      const event = await store.events.findById(id);
+      if (!event) throw notFound('Event not found');
+      return toWireEvent(event);
+    },
+  };
+}
+
+export type EventService = ReturnType<typeof createEventService>;

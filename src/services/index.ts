@@ -11,7 +11,10 @@ import { createPasswordService } from './passwords.js';
 import { createExternalTokenVerifier } from './external-tokens.js';
 import { createOAuthClientService } from './oauth-clients.js';
 import { createSigningKeyService } from './signing-keys.js';
+import { createEventService } from './events.js';
+import { createIdempotencyService } from './idempotency.js';
 import { createUserService } from './users.js';
+import { createWebhookService } from './webhooks.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -36,7 +39,10 @@ export function createServices({ config, store, limiter, onError, logMail }: Ser
     ? [createExternalTokenVerifier({ issuer: config.oauthIssuer, audience: config.oauthAudience ?? config.publicUrl, jwksUrl: config.oauthJwksUrl, jwksCooldownSeconds: config.oauthJwksCooldownSeconds })]
     : [];
   const authenticator = createAuthenticator([apiKeys.verifier, createJwtVerifier([accessTokens.builtIn, ...external])]);
-  return { users, apiKeys, authenticator, passwords, emailVerifications, oauthClients, signingKeys, accessTokens };
+  const events = createEventService({ store });
+  const webhooks = createWebhookService({ store, config });
+  const idempotency = createIdempotencyService({ store });
+  return { users, apiKeys, authenticator, passwords, emailVerifications, oauthClients, signingKeys, accessTokens, events, webhooks, idempotency };
 }
 
 export type Services = ReturnType<typeof createServices>;

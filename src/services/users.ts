@@ -7,7 +7,7 @@ import type { Store } from '../store/index.js';
 import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
 import type { RequestContext } from './auth.js';
 import type { EmailChangeHook } from './email-verification.js';
-import { publicUser, recordEvent } from './events.js';
+import { eraseUserEvents, publicUser, recordEvent } from './events.js';
 import { mergePatch } from './merge-patch.js';
 import type { PasswordService } from './passwords.js';
 
@@ -164,6 +164,7 @@ export function createUserService({ store, config, passwords, emailChanges }: De
         if (!(await tx.users.markDeleted(id, nowIso()))) throw userNotFound();
         await tx.emailVerificationTokens.deleteForUser(id);
         await recordEvent(tx, 'user.deleted', id, ctx, { object: { id } });
+        await eraseUserEvents(tx, id);
       });
     },
   };

@@ -6,8 +6,11 @@ import { createEventStore } from './events.js';
 import { createPasswordStore } from './passwords.js';
 import { createOAuthClientStore } from './oauth-clients.js';
 import { createSigningKeyStore } from './signing-keys.js';
+import { createIdempotencyKeyStore } from './idempotency-keys.js';
 import { createUserStore } from './users.js';
 import type { Tables } from './tables.js';
+import { createWebhookDeliveryStore } from './webhook-deliveries.js';
+import { createWebhookEndpointStore } from './webhook-endpoints.js';
 
 function bind(db: Kysely<Tables>, database: Database) {
   return {
@@ -18,6 +21,9 @@ function bind(db: Kysely<Tables>, database: Database) {
     emailVerificationTokens: createEmailVerificationTokenStore(db),
     oauthClients: createOAuthClientStore(db),
     signingKeys: createSigningKeyStore(db),
+    webhookEndpoints: createWebhookEndpointStore(db),
+    webhookDeliveries: createWebhookDeliveryStore(db, database.dialect),
+    idempotencyKeys: createIdempotencyKeyStore(db),
   };
 }
 
@@ -29,11 +35,20 @@ export type Repositories = ReturnType<typeof bind>;
  * transaction, so a write cannot slip outside it by passing the wrong handle.
  */
 export function createStore(database: Database) {
+  // Told after every commit (never inside the transaction), e.g. to wake the webhook worker.
+  const commitListeners = new Set<() => void>();
   return {
     ...bind(database.db, database),
     dialect: database.dialect,
-    transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      return database.db.transaction().execute((trx) => fn(bind(trx, database)));
+    async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      const result = await database.db.transaction().execute((trx) => fn(bind(trx, database)));
+      for (const listener of commitListeners) listener();
+      return result;
+    },
+    /** Calls `listener` after each committed transaction; returns the function that stops it. */
+    onCommit(listener: () => void): () => void {
+      commitListeners.add(listener);
+      return () => commitListeners.delete(listener);
     },
     ping: () => database.ping(),
   };

@@ -93,6 +93,77 @@ export interface SigningKeysTable {
   publish_until: string | null;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  description: string | null;
+  /** Space-separated event types, or `*` for all. */
+  event_types: string;
+  secret: string;
+  /** `enabled`, or `failing` once a delivery was given up (until one succeeds again). */
+  status: string;
+  failing_since: string | null;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  /** Internal order: within one (endpoint, user) the order of the events. */
+  seq: Generated<number>;
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  user_id: string;
+  /** `pending`, `succeeded` or `failed` (given up). */
+  status: string;
+  attempts: number;
+  /** Epoch milliseconds. */
+  next_attempt_at: number;
+  /** Epoch milliseconds; a claimed delivery is not claimed again before. */
+  locked_until: number;
+  claim_token: string | null;
+  /** Epoch milliseconds: when the current retry window (24 hours) began. */
+  window_started_at: number;
+  last_attempt_at: string | null;
+  last_response_status: number | null;
+  last_latency_ms: number | null;
+  last_error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  seq: Generated<number>;
+  id: string;
+  delivery_id: string;
+  endpoint_id: string;
+  event_id: string;
+  attempted_at: string;
+  response_status: number | null;
+  latency_ms: number;
+  error: string | null;
+  /** 0/1. */
+  succeeded: number;
+}
+
+export interface IdempotencyKeysTable {
+  principal_id: string;
+  key: string;
+  /** SHA-256 of method, path and canonical body. */
+  fingerprint: string;
+  /** `in_flight` or `done`. */
+  state: string;
+  /** Epoch milliseconds: an in-flight claim older than this was abandoned (crash) and may be taken over. */
+  locked_until: number;
+  response_status: number | null;
+  /** JSON object of the replayed headers. */
+  response_headers: string | null;
+  response_body: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Tables {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -100,4 +171,8 @@ export interface Tables {
   email_verification_tokens: EmailVerificationTokensTable;
   oauth_clients: OAuthClientsTable;
   signing_keys: SigningKeysTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

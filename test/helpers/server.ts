@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { type Config, configWith } from '../../src/config.js';
-import { type RunningServer, startServer } from '../../src/main.js';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/main.js';
 import type { Scope } from '../../src/services/auth.js';
 import { type Backend, sqliteBackend } from './backends.js';
 import { type Client, clientFor } from './client.js';
@@ -25,6 +25,8 @@ export interface TestServerOptions {
   /** Use this database (for restarts on the same data) instead of a fresh one. */
   databaseUrl?: string;
   config?: Partial<Config>;
+  /** Internal knobs of the server (e.g. short webhook retry delays). */
+  server?: ServerOptions;
 }
 
 /** Starts the real service on a free port on a fresh database of the chosen backend. */
@@ -39,7 +41,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       done();
     },
   });
-  const server = await startServer(config, stream);
+  const server = await startServer(config, stream, options.server);
   const secrets: string[] = [];
   const url = server.url;
   return {

@@ -1,0 +1,72 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { validationError } from '../errors.js';
+import { type IdempotencyService, requestFingerprint } from '../services/idempotency.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * false on routes whose response holds a secret that is stored only hashed (API keys):
+     * keeping the response for replay would store the secret in clear. Such routes refuse the header.
+     */
+    idempotency?: false;
+  }
+  interface FastifyRequest {
+    idempotencyClaim?: { principalId: string; key: string };
+  }
+}
+
+/** Printable ASCII without spaces, as Stripe's keys and UUIDs are. */
+const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+/** The headers that are part of the answer, replayed with it; request id and rate limits are fresh. */
+const REPLAYED_HEADERS = ['content-type', 'location', 'etag'];
+
+/**
+ * `Idempotency-Key` on POST and PATCH (API.md §3). preHandler: after authentication and
+ * validation (an invalid request is answered, not remembered), before the handler, the key is
+ * claimed with a unique row, or the request is answered from the first one. onSend: the response
+ * is kept for 24 hours.
+ */
+export function idempotency(service: IdempotencyService) {
+  return {
+    async preHandler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+      if (request.method !== 'POST' && request.method !== 'PATCH') return undefined;
+      const key = request.headers['idempotency-key'];
+      if (key === undefined || !request.principal) return undefined;
+      if (request.routeOptions.config.idempotency === false) {
+        throw validationError({ 'Idempotency-Key': ['Not supported on this endpoint: its response holds a secret that is shown once'] });
+      }
+      if (typeof key !== 'string' || !KEY_FORMAT.test(key)) {
+        throw validationError({ 'Idempotency-Key': ['Must be 1 to 255 printable ASCII characters without spaces'] });
+      }
+      const principalId = request.principal.id;
+      const result = await service.begin(principalId, key, requestFingerprint(request.method, request.url, request.body ?? null));
+      if (result.kind === 'claimed') {
+        request.idempotencyClaim = { principalId, key };
+        return undefined;
+      }
+      const { status, headers, body } = result.response;
+      reply.code(status).headers(headers).header('idempotent-replayed', 'true');
+      // Returning the reply ends the request here: the handler does not run again.
+      return reply.send(body);
+    },
+
+    async onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+      const claim = request.idempotencyClaim;
+      if (!claim) return payload;
+      request.idempotencyClaim = undefined;
+      const headers: Record<string, string> = {};
+      for (const name of REPLAYED_HEADERS) {
+        const value = reply.getHeader(name);
+        if (value !== undefined) headers[name] = String(value);
+      }
+      const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : null;
+      try {
+        await service.finish(claim.principalId, claim.key, { status: reply.statusCode, headers, body });
+      } catch (err) {
+        // The response still goes out; the key stays in flight until its lock lapses.
+        request.log.warn({ err }, 'idempotency record not saved');
+      }
+      return payload;
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { Store } from '../store/index.js';
+import type { StoredResponse } from '../store/idempotency-keys.js';
+
+/** API.md §3: a first response is replayed for 24 hours. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
+/** An in-flight claim older than this is taken to be abandoned (its process died); above the request timeout. */
+const IN_FLIGHT_LOCK_MS = 60_000;
+
+export type Begin = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
+
+/** JSON with object keys sorted, so the same body sent with its keys in another order is the same request. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What makes two requests "the same": method, path and query, and body. */
+export function requestFingerprint(method: string, url: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${url}\n${canonical(body)}`).digest('hex');
+}
+
+export function createIdempotencyService({ store, ttlMs = IDEMPOTENCY_TTL_MS }: { store: Store; ttlMs?: number }) {
+  return {
+    /**
+     * Claims `key` for this credential before the handler runs, or says what to answer instead:
+     * the first response (same request, finished), 422 (another request under that key), or 409
+     * (the first is still in flight).
+     */
+    async begin(principalId: string, key: string, fingerprint: string): Promise<Begin> {
+      // A few rounds cover a record that expires or is removed between two of these statements.
+      for (let round = 0; round < 3; round++) {
+        const claim = { principalId, key, fingerprint, nowMs: Date.now(), lockMs: IN_FLIGHT_LOCK_MS, ttlMs };
+        if (await store.idempotencyKeys.tryInsert(claim)) return { kind: 'claimed' };
+        const record = await store.idempotencyKeys.find(principalId, key);
+        if (!record) continue;
+        const expired = record.expiresAt <= claim.nowMs;
+        const abandoned = record.state === 'in_flight' && record.lockedUntil <= claim.nowMs;
+        if (expired || (abandoned && record.fingerprint === fingerprint)) {
+          if (await store.idempotencyKeys.takeOver(claim)) return { kind: 'claimed' };
+          continue;
+        }
+        if (record.fingerprint !== fingerprint) {
+          throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request; use a new key for a new request');
+        }
+        if (record.state === 'done' && record.response) return { kind: 'replay', response: record.response };
+        throw new AppError('conflict', 'A request with this Idempotency-Key is still in progress; retry after it completes', undefined, { 'retry-after': '1' });
+      }
+      throw new AppError('conflict', 'A request with this Idempotency-Key is still in progress; retry after it completes', undefined, { 'retry-after': '1' });
+    },
+
+    /**
+     * Keeps the response for replay. A server error is not kept: the key is released, so a
+     * retry acts again (the failed request changed nothing: its transaction rolled back).
+     */
+    async finish(principalId: string, key: string, response: StoredResponse): Promise<void> {
+      if (response.status >= 500) await store.idempotencyKeys.remove(principalId, key);
+      else await store.idempotencyKeys.complete(principalId, key, response);
+    },
+
+    /** Deletes the records expired at `nowMs` (default now); returns how many. */
+    cleanup(nowMs = Date.now()): Promise<number> {
+      return store.idempotencyKeys.deleteExpired(nowMs);
+    },
+  };
+}
+
+export type IdempotencyService = ReturnType<typeof createIdempotencyService>;

@@ -1,0 +1,83 @@
+import { setMaxListeners } from 'node:events';
+import type { DeliveryEngine } from '../services/webhook-deliveries.js';
+
+export interface WebhookWorkerOptions {
+  engine: DeliveryEngine;
+  /** How often the outbox is looked at without a wake-up (deliveries queued by other instances, retries). */
+  pollIntervalMs?: number;
+  /** Deliveries in flight at once; each holds one (endpoint, user) pair. */
+  concurrency?: number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * The background loop that drains the webhook outbox. It claims due deliveries and sends them
+ * concurrently, so one slow endpoint holds one slot, never the loop or any API request. It is
+ * woken after commits (`wake`) and otherwise polls.
+ */
+export function startWebhookWorker({ engine, pollIntervalMs = 1000, concurrency = 16, onError = () => {} }: WebhookWorkerOptions) {
+  const controller = new AbortController();
+  // Every attempt in flight listens to the one stop signal.
+  setMaxListeners(concurrency + 10, controller.signal);
+  const inFlight = new Set<Promise<void>>();
+  let running = true;
+  let woken = false;
+  let sleeper: (() => void) | null = null;
+
+  function wake(): void {
+    woken = true;
+    sleeper?.();
+  }
+
+  async function tick(): Promise<void> {
+    const room = concurrency - inFlight.size;
+    if (room <= 0) return;
+    const { token, deliveries } = await engine.claim(room);
+    for (const d of deliveries) {
+      const p: Promise<void> = engine
+        .deliver(d, token, controller.signal)
+        .catch(onError)
+        .finally(() => {
+          inFlight.delete(p);
+          // A finished delivery may unblock the same user's next event.
+          wake();
+        });
+      inFlight.add(p);
+    }
+  }
+
+  const loop = (async () => {
+    while (running) {
+      woken = false;
+      try {
+        await tick();
+      } catch (err) {
+        onError(err);
+      }
+      if (!running) break;
+      if (woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollIntervalMs);
+        sleeper = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      sleeper = null;
+    }
+  })();
+
+  return {
+    wake,
+    /** Stops claiming, interrupts attempts in flight (their claims are given back), and waits for them. */
+    async stop(): Promise<void> {
+      running = false;
+      controller.abort();
+      sleeper?.();
+      await loop;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+export type WebhookWorker = ReturnType<typeof startWebhookWorker>;

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { requestFingerprint } from '../../src/services/idempotency.js';
+import { describeEachBackend } from '../helpers/backends.js';
+import { type Client, uniqueUser } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+
+await describeEachBackend('Idempotency-Key', (backend) => {
+  let server: TestServer;
+  let api: Client;
+  let other: Client;
+  let apiKeyId: string;
+
+  before(async () => {
+    server = await startTestServer({ backend });
+    const secret = await server.mintKey(['write']);
+    apiKeyId = `key_${secret.split('_')[1]}`;
+    api = server.client(secret);
+    other = server.client(await server.mintKey(['write']));
+  });
+  after(() => server.stop());
+
+  const key = () => `idem-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  const idem = (k: string) => ({ 'idempotency-key': k });
+
+  async function usersWithEmail(email: string): Promise<number> {
+    return (await api.get(`/v1/users?email=${encodeURIComponent(email)}`)).body.data.length;
+  }
+
+  it('replays the first response (status, body, Location, ETag) instead of creating twice', async () => {
+    const k = key();
+    const body = { ...uniqueUser('idem'), first_name: 'Ida' };
+    const first = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(first.status, 201, first.text);
+    assert.equal(first.headers.get('idempotent-replayed'), null);
+    // The same body with its keys in another order is the same request.
+    const reordered = Object.fromEntries(Object.entries(body).reverse());
+    const second = await api.post('/v1/users', { body: reordered, headers: { ...idem(k), 'x-request-id': 'req-replay-1' } });
+    assert.equal(second.status, 201);
+    assert.equal(second.text, first.text);
+    assert.equal(second.headers.get('location'), first.headers.get('location'));
+    assert.equal(second.headers.get('etag'), first.headers.get('etag'));
+    assert.match(second.headers.get('content-type') ?? '', /application\/json/);
+    assert.equal(second.headers.get('idempotent-replayed'), 'true');
+    assert.equal(second.headers.get('x-request-id'), 'req-replay-1', 'the request id is the new request’s');
+    assert.equal(await usersWithEmail(body.email), 1);
+    const events = (await api.get(`/v1/users/${first.body.id}/events`)).body.data;
+    assert.equal(events.length, 1, 'one user.created event');
+  });
+
+  it('creates one user when the same create is retried 20 times at once', async () => {
+    const k = key();
+    const body = uniqueUser('burst');
+    const results = await Promise.all(Array.from({ length: 20 }, () => api.post('/v1/users', { body, headers: idem(k) })));
+    const statuses = results.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 201 || s === 409), statuses.join(','));
+    const created = results.filter((r) => r.status === 201);
+    assert.ok(created.length >= 1);
+    assert.equal(new Set(created.map((r) => r.body.id)).size, 1, 'every 201 names the same user');
+    for (const r of results.filter((x) => x.status === 409)) {
+      assert.equal(r.body.error, 'conflict');
+      assert.match(r.body.message, /Idempotency-Key is still in progress/);
+    }
+    assert.equal(await usersWithEmail(body.email), 1);
+    const later = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(later.status, 201);
+    assert.equal(later.body.id, created[0].body.id);
+  });
+
+  it('answers 422 idempotency_key_reused for the same key with another body, and acts on nothing', async () => {
+    const k = key();
+    const first = await api.post('/v1/users', { body: uniqueUser('reuse'), headers: idem(k) });
+    assert.equal(first.status, 201);
+    const otherBody = uniqueUser('reuse2');
+    const res = await api.post('/v1/users', { body: otherBody, headers: idem(k) });
+    assert.equal(res.status, 422);
+    assert.equal(res.body.error, 'idempotency_key_reused');
+    assert.equal(typeof res.body.message, 'string');
+    assert.equal(await usersWithEmail(otherBody.email), 0);
+    // Another path under the same key is another request too.
+    const patch = await api.patch(`/v1/users/${first.body.id}`, { body: { first_name: 'Z' }, headers: idem(k) });
+    assert.equal(patch.status, 422);
+  });
+
+  it('keeps keys per credential', async () => {
+    const k = key();
+    const a = await api.post('/v1/users', { body: uniqueUser('cred'), headers: idem(k) });
+    const b = await other.post('/v1/users', { body: uniqueUser('cred'), headers: idem(k) });
+    assert.equal(a.status, 201);
+    assert.equal(b.status, 201, 'the other credential’s key is its own');
+    assert.notEqual(a.body.id, b.body.id);
+  });
+
+  it('replays a PATCH without applying it again', async () => {
+    const user = (await api.post('/v1/users', { body: uniqueUser('patch') })).body;
+    const k = key();
+    const first = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'First' }, headers: idem(k) });
+    assert.equal(first.status, 200);
+    assert.equal((await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'Second' } })).status, 200);
+    const replay = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'First' }, headers: idem(k) });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.first_name, 'First');
+    assert.equal(replay.headers.get('etag'), first.headers.get('etag'));
+    assert.equal((await api.get(`/v1/users/${user.id}`)).body.first_name, 'Second', 'not applied again');
+  });
+
+  it('replays an error the first request answered (409), but not a validation error', async () => {
+    const taken = (await api.post('/v1/users', { body: uniqueUser('taken') })).body;
+    const k = key();
+    const body = { email: uniqueUser().email, username: taken.username };
+    const first = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(first.status, 409);
+    const again = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(again.status, 409);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(again.body, first.body);
+
+    const k2 = key();
+    const invalid = await api.post('/v1/users', { body: { email: 'nope' }, headers: idem(k2) });
+    assert.equal(invalid.status, 400);
+    const fixed = await api.post('/v1/users', { body: uniqueUser('fixed'), headers: idem(k2) });
+    assert.equal(fixed.status, 201, 'an invalid request does not consume the key');
+  });
+
+  it('answers 409 while the first request is in flight, and takes over a claim abandoned by a crash', async () => {
+    const store = server.server.runtime.store;
+    const body = uniqueUser('inflight');
+    const k = key();
+    const fingerprint = requestFingerprint('POST', '/v1/users', body);
+    assert.ok(await store.idempotencyKeys.tryInsert({ principalId: apiKeyId, key: k, fingerprint, nowMs: Date.now(), lockMs: 60_000, ttlMs: 86_400_000 }));
+    const busy = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(busy.status, 409);
+    assert.equal(busy.body.error, 'conflict');
+    assert.equal(busy.headers.get('retry-after'), '1');
+    assert.equal(await usersWithEmail(body.email), 0);
+
+    const k2 = key();
+    // A claim whose lock has lapsed: its process died mid-request.
+    assert.ok(await store.idempotencyKeys.tryInsert({ principalId: apiKeyId, key: k2, fingerprint, nowMs: Date.now() - 120_000, lockMs: 60_000, ttlMs: 86_400_000 }));
+    const taken = await api.post('/v1/users', { body, headers: idem(k2) });
+    assert.equal(taken.status, 201, taken.text);
+  });
+
+  it('forgets keys after 24 hours: expired records are cleaned up', async () => {
+    const k = key();
+    assert.equal((await api.post('/v1/users', { body: uniqueUser('ttl'), headers: idem(k) })).status, 201);
+    const idempotency = server.server.runtime.services.idempotency;
+    assert.equal(await idempotency.cleanup(Date.now() + 23 * 3600_000), 0, 'kept within 24 hours');
+    assert.ok((await idempotency.cleanup(Date.now() + 24 * 3600_000 + 1000)) >= 1);
+    assert.equal(await server.server.runtime.store.idempotencyKeys.find(apiKeyId, k), undefined);
+    const reused = await api.post('/v1/users', { body: uniqueUser('ttl'), headers: idem(k) });
+    assert.equal(reused.status, 201, 'after expiry the key is new');
+  });
+
+  it('validates the key, and refuses it where the response holds a hashed-only secret', async () => {
+    const long = await api.post('/v1/users', { body: uniqueUser('long'), headers: idem('x'.repeat(256)) });
+    assert.equal(long.status, 400);
+    assert.ok(long.body.details['Idempotency-Key']);
+    const admin = server.client(await server.mintKey(['admin']));
+    const res = await admin.post('/v1/api-keys', { body: { name: 'k', scopes: ['read'] }, headers: idem(key()) });
+    assert.equal(res.status, 400);
+    assert.ok(res.body.details['Idempotency-Key']);
+    assert.equal((await admin.post('/v1/api-keys', { body: { name: 'k', scopes: ['read'] } })).status, 201);
+  });
+});
