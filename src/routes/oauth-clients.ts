@@ -10,7 +10,7 @@ export const oauthClientsRoutes: FastifyPluginAsyncTypebox<{ oauthClients: OAuth
   app.post(
     '/v1/oauth-clients',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', idempotency: false },
       schema: {
         operationId: 'createOAuthClient',
         summary: 'Create an OAuth client',

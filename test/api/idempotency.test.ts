@@ -161,5 +161,8 @@ await describeEachBackend('Idempotency-Key', (backend) => {
     assert.equal(res.status, 400);
     assert.ok(res.body.details['Idempotency-Key']);
     assert.equal((await admin.post('/v1/api-keys', { body: { name: 'k', scopes: ['read'] } })).status, 201);
+    const client = await admin.post('/v1/oauth-clients', { body: { name: 'c', scopes: ['read'] }, headers: idem(key()) });
+    assert.equal(client.status, 400, 'an OAuth client secret is stored only hashed, so its response is never kept');
+    assert.ok(client.body.details['Idempotency-Key']);
   });
 });
