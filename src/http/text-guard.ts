@@ -59,9 +59,11 @@ function check(part: unknown, whole: string, details: ErrorDetails): void {
  * large for a double into null. Path parameters, query strings and bodies of every route alike.
  */
 export async function rejectUnstorableText(request: FastifyRequest): Promise<void> {
+  // Only the parts a route declares reach it (and so a store); the rest is ignored, not refused.
+  const schema = (request.routeOptions.schema ?? {}) as Record<string, unknown>;
   const details: ErrorDetails = Object.create(null);
-  check(request.params, 'path', details);
-  check(request.query, 'query', details);
-  if (request.body !== undefined) check(request.body, 'body', details);
+  if (schema.params) check(request.params, 'path', details);
+  if (schema.querystring) check(request.query, 'query', details);
+  if (schema.body && request.body !== undefined) check(request.body, 'body', details);
   if (Object.keys(details).length > 0) throw validationError(details);
 }
