@@ -55,7 +55,8 @@ let postgresProbe: Promise<string | null> | undefined;
 /** Null when PostgreSQL answers, else why not. */
 export function postgresUnavailable(): Promise<string | null> {
   postgresProbe ??= (async () => {
-    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    // Generous: a loaded machine can take seconds to accept, while an absent server refuses at once.
+    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 15_000 });
     try {
       await c.connect();
       await c.query('select 1');
