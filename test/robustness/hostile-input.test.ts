@@ -261,6 +261,17 @@ describe('slow and numerous clients', () => {
     }
   });
 
+  it('answers oversized request headers with 431 (or a close), and keeps serving', async () => {
+    let status: number | 'closed';
+    try {
+      status = (await call(server.url, 'GET', `/v1/users?q=${'a'.repeat(20_000)}`, { key })).status;
+    } catch {
+      status = 'closed';
+    }
+    assert.ok(status === 431 || status === 'closed', String(status));
+    assert.equal((await call(server.url, 'GET', '/v1/users', { key })).status, 200);
+  });
+
   it('stays up for everyone while hundreds of idle connections are open, then closes them', async () => {
     const idle = await Promise.all(Array.from({ length: 300 }, () => rawClient(server.url)));
     try {
