@@ -16,6 +16,8 @@ export interface Operation {
   operationId: string;
   /** Whether a credential is required (a non-empty security requirement). */
   secured: boolean;
+  /** The security schemes it accepts, e.g. ['bearer']. */
+  schemes: string[];
   pathParams: Schema[];
   queryParams: Schema[];
   /** Request body schemas by media type, if the operation takes a body. */
@@ -46,6 +48,7 @@ export async function loadOperations(baseUrl: string): Promise<{ doc: Schema; op
         path,
         operationId: op.operationId,
         secured: security.length > 0 && security.some((s) => Object.keys(s as object).length > 0),
+        schemes: [...new Set(security.flatMap((s) => Object.keys(s as object)))],
         pathParams: params.filter((p) => p.in === 'path'),
         queryParams: params.filter((p) => p.in === 'query'),
         body: op.requestBody

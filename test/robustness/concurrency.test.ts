@@ -9,8 +9,8 @@ import { type TestServer, startTestServer } from '../helpers/server.js';
  * of N concurrent claims exactly one wins, every time. On PostgreSQL the racers are spread over
  * two server instances sharing the database. ROSTER_CONCURRENCY_REPS sets the repetitions.
  */
-const REPS = Number(process.env.ROSTER_CONCURRENCY_REPS ?? 8);
-const RACERS = 8;
+const REPS = Number(process.env.ROSTER_CONCURRENCY_REPS ?? 5);
+const RACERS = 6;
 
 const count = (responses: ApiResponse[], status: number) => responses.filter((r) => r.status === status).length;
 

@@ -14,8 +14,8 @@ import { assertNoLeaks } from '../helpers/log-scan.js';
  * is always at one step k, with exactly k update events. ROSTER_CRASH_CYCLES sets the kills.
  */
 const CYCLES = Number(process.env.ROSTER_CRASH_CYCLES ?? 1);
-const WRITERS = 6;
-const ACKS_BEFORE_KILL = 60;
+const WRITERS = 4;
+const ACKS_BEFORE_KILL = 30;
 
 interface Tracked {
   id: string;
