@@ -261,6 +261,22 @@ describe('slow and numerous clients', () => {
     }
   });
 
+  it('refuses an ambiguous request (Content-Length with chunked encoding) instead of smuggling a second one', async () => {
+    const client = await rawClient(server.url);
+    try {
+      const smuggled = `GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n\r\n`;
+      const chunk = `0\r\n\r\n${smuggled}`;
+      client.socket.write(
+        `POST /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${chunk.length}\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
+      );
+      await until(() => client.closed, 'the ambiguous request to be refused and its connection closed');
+      assert.match(client.received, /^HTTP\/1\.1 400/);
+      assert.equal(client.received.match(/HTTP\/1\.1 /g)?.length, 1, 'the smuggled request got no answer');
+    } finally {
+      client.socket.destroy();
+    }
+  });
+
   it('answers oversized request headers with 431 (or a close), and keeps serving', async () => {
     let status: number | 'closed';
     try {
