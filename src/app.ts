@@ -53,7 +53,12 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
     requestTimeout: config.requestTimeoutMs,
     // Slow clients: headers must arrive within HEADERS_TIMEOUT_MS, checked every second (Node's
     // default check runs every 30 s, which lets a trickling client hold a socket far longer).
-    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
+    // Node refuses a headers timeout longer than the request timeout, hence the min.
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,

@@ -300,3 +300,20 @@ describe('slow and numerous clients', () => {
     }
   });
 });
+
+describe('timeout settings', () => {
+  it('start the server at every valid value, however they compare', async () => {
+    for (const config of [
+      { headersTimeoutMs: 600_000, requestTimeoutMs: 600_000 },
+      { headersTimeoutMs: 500_000, requestTimeoutMs: 1000 },
+    ]) {
+      const server = await startTestServer({ config });
+      try {
+        assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
+        assert.ok(server.server.app.server.headersTimeout <= server.server.app.server.requestTimeout);
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+});
