@@ -3,8 +3,9 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Limiter } from './adapters/limiter.js';
 import type { Config } from './config.js';
 import { accessLog } from './http/access-log.js';
+import { registerCors } from './http/cors.js';
 import { authenticate, authorize } from './http/auth.js';
-import { errorHandler } from './http/errors.js';
+import { errorHandler, frameworkErrors } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency } from './http/idempotency.js';
 import { createMetrics } from './http/metrics.js';
@@ -12,6 +13,7 @@ import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
 import { requestIdOf } from './http/request-id.js';
 import { responseHeaders } from './http/response-headers.js';
+import { rejectUnstorableText } from './http/text-guard.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
 import { emailVerificationsRoutes } from './routes/email-verifications.js';
@@ -71,11 +73,20 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
     // prototypes); unknown fields are then rejected by the schemas, and metadata merges them safely.
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
-    requestTimeout: 30_000,
+    requestTimeout: config.requestTimeoutMs,
+    // Slow clients: headers must arrive within HEADERS_TIMEOUT_MS, checked every second (Node's
+    // default check runs every 30 s, which lets a trickling client hold a socket far longer).
+    // Node refuses a headers timeout longer than the request timeout, hence the min.
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler(config.roles));
@@ -85,9 +96,11 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
 
   const metrics = createMetrics();
   app.addHook('onRequest', responseHeaders);
+  await registerCors(app, config.corsOrigins);
   app.addHook('onRequest', authenticate({ authenticator: services.authenticator, limiter: services.limiter, failuresPerMinute: config.authFailuresPerMinute }));
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
   app.addHook('onRequest', authorize);
+  app.addHook('preValidation', rejectUnstorableText);
   // Idempotency-Key: claimed after validation and before the handler; the response kept on send.
   const idempotent = idempotency(services.idempotency);
   app.addHook('preHandler', idempotent.preHandler);

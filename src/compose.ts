@@ -27,7 +27,7 @@ export interface RuntimeOptions {
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const database = openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs });
+  const database = openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs, sqliteSynchronous: config.sqliteSynchronous });
   try {
     if (options.migrate !== false) await migrateToLatest(database);
   } catch (err) {

@@ -84,6 +84,19 @@ export const settings = [
   { env: 'WEBHOOK_ALLOW_PRIVATE', kind: { type: 'bool' }, default: 'false', description: 'allow webhook URLs on loopback or private addresses' },
   { env: 'CORS_ORIGINS', kind: { type: 'list', item: /^https?:\/\/[^\s,/]+$/ }, default: '', description: 'origins allowed by CORS (default: none)' },
   { env: 'WORKERS', kind: { type: 'workers' }, default: '1', description: 'server processes sharing the port (a number, or auto)' },
+  {
+    env: 'HEADERS_TIMEOUT_MS',
+    kind: { type: 'int', min: 100, max: 600_000 },
+    default: '10000',
+    description: 'time a client has to send the request headers before its connection is closed',
+  },
+  { env: 'REQUEST_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000 }, default: '30000', description: 'time a client has to send a whole request (answered 408)' },
+  {
+    env: 'SQLITE_SYNCHRONOUS',
+    kind: { type: 'enum', values: ['normal', 'full'] },
+    default: 'normal',
+    description: 'SQLite durability: normal survives process crashes, full also power loss (slower writes)',
+  },
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof settings)[number]['env'];
@@ -113,6 +126,9 @@ export interface Config {
   readonly webhookAllowPrivate: boolean;
   readonly corsOrigins: readonly string[];
   readonly workers: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly sqliteSynchronous: 'normal' | 'full';
 }
 
 /** `RATE_LIMIT_PER_MINUTE` → `--rate-limit-per-minute`. */

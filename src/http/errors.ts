@@ -41,3 +41,14 @@ export function errorHandler(roles: readonly string[]) {
     return sendError(reply, new AppError('internal_error', `Internal error; reference ${request.id}`));
   };
 }
+
+/**
+ * Fastify's `frameworkErrors`: a path with broken percent-encoding, or a path parameter longer
+ * than the router accepts, is answered before any hook runs; it still gets the contract's body
+ * and the headers every response carries.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
+  const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed percent-encoding in the path';
+  return sendError(reply, validationError({ path: [why] }));
+}

@@ -20,13 +20,49 @@ export function createValidatorCompiler(roles: readonly string[]): FastifySchema
       keyword: 'x-max-bytes',
       type: 'object',
       schemaType: 'number',
-      validate: (max: number, data: unknown) => Buffer.byteLength(JSON.stringify(data)) <= max,
+      validate: (max: number, data: unknown) => byteLengthWithin(data, max),
+    });
+    ajv.addKeyword({
+      keyword: 'x-max-depth',
+      type: 'object',
+      schemaType: 'number',
+      validate: (max: number, data: unknown) => depthOf(data, max) <= max,
     });
     return ajv;
   };
   const bodies = make(false);
   const text = make(true);
   return ({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema as object);
+}
+
+/**
+ * Whether `data` serializes within `max` bytes. A value nested too deep for JSON.stringify's
+ * recursion is left to `x-max-depth`, which names the actual problem.
+ */
+function byteLengthWithin(data: unknown, max: number): boolean {
+  try {
+    return Buffer.byteLength(JSON.stringify(data)) <= max;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * How deeply objects and arrays nest in `data` (an empty object is 1), counted without recursion
+ * and giving up past `limit`: a 64 KiB body can nest 30,000 levels, enough to overflow any
+ * recursive walk (JSON.stringify included) further down.
+ */
+export function depthOf(data: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[data, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 const article = (t: string) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`);
@@ -69,6 +105,8 @@ function messageOf(e: ErrorObject, roles: readonly string[]): string {
       return 'Must not contain duplicates';
     case 'x-max-bytes':
       return `Must be at most ${String(e.schema)} bytes when serialized`;
+    case 'x-max-depth':
+      return `Must not nest objects and arrays more than ${String(e.schema)} levels deep`;
     default:
       return e.message ?? 'Invalid value';
   }
@@ -79,7 +117,8 @@ function messageOf(e: ErrorObject, roles: readonly string[]): string {
  * whole body (not an object) is reported under `body`.
  */
 export function validationDetails(errors: ErrorObject[], context: string, roles: readonly string[]): ErrorDetails {
-  const details: ErrorDetails = {};
+  // Null prototype: a field may be called `__proto__`, and must then be a plain key.
+  const details: ErrorDetails = Object.create(null);
   const add = (field: string, message: string) => {
     const list = (details[field] ??= []);
     if (!list.includes(message)) list.push(message);

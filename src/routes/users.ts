@@ -122,7 +122,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         tags,
         security,
         params: UserIdParams,
-        response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses([400, 404]) },
+        response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses([400, 404], { body: true }) },
       },
     },
     async (request, reply) => {

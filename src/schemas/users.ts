@@ -4,6 +4,7 @@ import { Password } from './passwords.js';
 
 export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 export const METADATA_MAX_BYTES = 8192;
+export const METADATA_MAX_DEPTH = 32;
 // No C0/C1 control characters (tab and newline included): names are single-line display text.
 const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
 
@@ -39,7 +40,8 @@ const Metadata = Type.Object(
   {
     additionalProperties: true,
     'x-max-bytes': METADATA_MAX_BYTES,
-    description: "The application's own attributes: a JSON object of at most 8 KiB serialized. PATCH merges it per RFC 7396 (a key set to null is removed).",
+    'x-max-depth': METADATA_MAX_DEPTH,
+    description: "The application's own attributes: a JSON object of at most 8 KiB serialized, nesting at most 32 levels deep. PATCH merges it per RFC 7396 (a key set to null is removed).",
     examples: [{ plan: 'pro' }],
   },
 );

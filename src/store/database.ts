@@ -20,6 +20,8 @@ export interface DatabaseOptions {
   url: string;
   poolSize?: number;
   statementTimeoutMs?: number;
+  /** SQLite's `synchronous` in WAL mode: `normal` (default) or `full` (also survives power loss). */
+  sqliteSynchronous?: 'normal' | 'full';
 }
 
 export function dialectOf(url: string): Dialect {
@@ -33,15 +35,16 @@ export function sqlitePath(url: string): string {
   return resolve(path);
 }
 
-function openSqlite(url: string): Database {
+function openSqlite(url: string, synchronous: 'normal' | 'full' = 'normal'): Database {
   const path = sqlitePath(url);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const conn = new SQLite(path);
   // WAL lets the CLI and the server use the file at once; synchronous=NORMAL in WAL mode keeps
   // every committed transaction through a crash of the process (power loss may lose the last
-  // few); busy_timeout makes a second process wait for the lock instead of failing.
+  // few; SQLITE_SYNCHRONOUS=full keeps them too, at an fsync per commit); busy_timeout makes a
+  // second process wait for the lock instead of failing.
   conn.pragma('journal_mode = WAL');
-  conn.pragma('synchronous = NORMAL');
+  conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: conn }) });
@@ -93,5 +96,5 @@ function openPostgres(options: DatabaseOptions): Database {
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
-  return dialectOf(options.url) === 'postgres' ? openPostgres(options) : openSqlite(options.url);
+  return dialectOf(options.url) === 'postgres' ? openPostgres(options) : openSqlite(options.url, options.sqliteSynchronous);
 }

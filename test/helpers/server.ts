@@ -4,6 +4,7 @@ import { type RunningServer, type ServerOptions, startServer } from '../../src/m
 import type { Scope } from '../../src/services/auth.js';
 import { type Backend, sqliteBackend } from './backends.js';
 import { type Client, clientFor } from './client.js';
+import { assertNoLeaks } from './log-scan.js';
 
 export interface TestServer {
   url: string;
@@ -60,6 +61,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async stop() {
       await server.stop();
       await db.drop();
+      // Every log line of every test server is scanned: a secret in a log fails the test file.
+      assertNoLeaks(logs.map((l) => JSON.stringify(l)), secrets, `the test server at ${url}`);
     },
   };
 }

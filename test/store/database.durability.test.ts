@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/store/database.js';
+import { sqliteBackend } from '../helpers/backends.js';
+
+async function pragmas(sqliteSynchronous?: 'normal' | 'full') {
+  const file = await sqliteBackend.create();
+  const database = openDatabase({ url: file.url, sqliteSynchronous });
+  try {
+    const journal = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(database.db);
+    const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(database.db);
+    return { journal: journal.rows[0].journal_mode, synchronous: sync.rows[0].synchronous };
+  } finally {
+    await database.close();
+    await file.drop();
+  }
+}
+
+describe('SQLite durability setting', () => {
+  it('runs in WAL mode with synchronous=NORMAL by default', async () => {
+    assert.deepEqual(await pragmas(), { journal: 'wal', synchronous: 1 });
+    assert.equal(loadConfig({}).sqliteSynchronous, 'normal');
+  });
+
+  it('uses synchronous=FULL with SQLITE_SYNCHRONOUS=full', async () => {
+    assert.equal(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous, 'full');
+    assert.deepEqual(await pragmas('full'), { journal: 'wal', synchronous: 2 });
+  });
+
+  it('refuses any other value, naming the variable', () => {
+    assert.throws(() => loadConfig({ SQLITE_SYNCHRONOUS: 'off' }), (err: Error) => err instanceof ConfigError && /SQLITE_SYNCHRONOUS/.test(err.message));
+  });
+});
