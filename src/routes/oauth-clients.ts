@@ -56,7 +56,7 @@ export const oauthClientsRoutes: FastifyPluginAsyncTypebox<{ oauthClients: OAuth
         tags,
         security,
         params: OAuthClientIdParams,
-        response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses([400, 404]) },
+        response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses([400, 404], { body: true }) },
       },
     },
     async (request, reply) => {

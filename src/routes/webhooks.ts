@@ -86,7 +86,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookServic
         tags,
         security,
         params: WebhookEndpointIdParams,
-        response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses([400, 404]) },
+        response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses([400, 404], { body: true }) },
       },
     },
     async (request, reply) => {

@@ -121,8 +121,10 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
 
   it('refuses bad client authentication with invalid_client, 401 and a Basic challenge', async () => {
     const client = await createClient(server, ['read']);
+    // The secret with its last character changed (to another character whatever it was).
+    const wrongSecret = client.client_secret.slice(0, -1) + (client.client_secret.endsWith('A') ? 'B' : 'A');
     const cases: { form: Record<string, string>; headers: Record<string, string> }[] = [
-      { form: { grant_type: 'client_credentials' }, headers: { authorization: basic(client.client_id, `${client.client_secret.slice(0, -1)}A`) } },
+      { form: { grant_type: 'client_credentials' }, headers: { authorization: basic(client.client_id, wrongSecret) } },
       { form: { grant_type: 'client_credentials' }, headers: { authorization: basic('cli_000000000000', client.client_secret) } },
       { form: { grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'rcs_wrong' }, headers: {} },
       { form: { grant_type: 'client_credentials' }, headers: {} },

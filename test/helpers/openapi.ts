@@ -226,8 +226,13 @@ export function brokenObject(schema: Schema | undefined, roles: readonly string[
 /** Fills a path template with the given parameter values, percent-encoded. */
 export function fillPath(template: string, values: Record<string, string>): string {
   return template.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const value = values[name] ?? 'x';
+    // "." and ".." are dot segments: a URL parser removes them before sending, so the request
+    // would reach another path than the one under test. Percent-encoding them does not help
+    // (%2E is a dot segment too); a prefix keeps the value invalid but on this route.
+    if (value === '.' || value === '..') return `~${value}`;
     try {
-      return encodeURIComponent(values[name] ?? 'x');
+      return encodeURIComponent(value);
     } catch {
       // An unpaired surrogate cannot be encoded: send the bytes a careless client would.
       return '%ED%A0%80';
