@@ -14,9 +14,17 @@ export interface RunningServer {
 /** Opens the database (migrating it), builds the app and listens. */
 export async function startServer(config: Config, logStream?: NodeJS.WritableStream): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
-  const runtime = await openRuntime(config, { onError: (err, what) => log?.warn({ err }, `${what} failed`) });
+  // Warnings raised while opening (Redis not there at start) are kept until the log exists.
+  const early: [string, unknown][] = [];
+  const runtime = await openRuntime(config, {
+    onError: (err, what) => log?.warn({ err }, `${what} failed`),
+    onWarning: (message, err) => (log ? log.warn({ err }, message) : early.push([message, err])),
+    onInfo: (message) => log?.info(message),
+  });
   const app = await buildApp({ config, services: { ...runtime.services, limiter: runtime.limiter, readiness: runtime.readiness }, logStream });
   log = app.log;
+  for (const [message, err] of early) log.warn({ err }, message);
+  if (runtime.migrated.length > 0) log.info({ migrations: runtime.migrated }, 'applied migrations');
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {

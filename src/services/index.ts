@@ -1,3 +1,4 @@
+import type { Invalidations } from '../adapters/invalidations.js';
 import type { Limiter } from '../adapters/limiter.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/index.js';
@@ -9,12 +10,14 @@ export interface ServiceDeps {
   config: Config;
   store: Store;
   limiter: Limiter;
+  /** Announces revocations to every instance (Redis pub/sub); absent: this process only. */
+  invalidations?: Invalidations;
   onError: (err: unknown, what: string) => void;
 }
 
 /** Every domain service, wired to its dependencies; shared by the server, the CLI and tests. */
-export function createServices({ config, store, onError }: ServiceDeps) {
-  const apiKeys = createApiKeyService({ store, onError });
+export function createServices({ config, store, invalidations, onError }: ServiceDeps) {
+  const apiKeys = createApiKeyService({ store, invalidations, onError });
   const users = createUserService({ store, config });
   const authenticator = createAuthenticator([apiKeys.verifier]);
   return { users, apiKeys, authenticator };
