@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, it } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/store/database.js';
+import { pendingMigrations } from '../../src/store/migrate.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { type Backend, describeEachBackend } from '../helpers/backends.js';
 import { runRoster } from '../helpers/roster-process.js';
@@ -31,8 +32,8 @@ await describeEachBackend('roster migrate', (backend: Backend) => {
     return db.url;
   }
 
-  // One walk through, to keep process starts few: dry run, three concurrent runs, dry run again.
-  it('--dry-run lists and changes nothing; three processes migrating at once apply everything once; then nothing is pending', async () => {
+  // One walk through, to keep process starts few: a dry run, then three concurrent runs.
+  it('--dry-run lists and changes nothing; three processes migrating at once apply everything once; then nothing is pending (the "Up to date" answer above)', async () => {
     const url = await fresh();
     const dry = await runRoster(['migrate', '--dry-run'], { DATABASE_URL: url });
     assert.equal(dry.code, 0, dry.stderr);
@@ -45,8 +46,11 @@ await describeEachBackend('roster migrate', (backend: Backend) => {
     assert.deepEqual(outputs, [`Applied:\n${ALL.join('\n')}\n`, 'Up to date: nothing to apply.\n', 'Up to date: nothing to apply.\n']);
     assert.deepEqual(await appliedIn(url), ALL);
 
-    const again = await runRoster(['migrate', '--dry-run'], { DATABASE_URL: url });
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout, 'Up to date: nothing to apply.\n');
+    const database = openDatabase({ url, poolSize: 1 });
+    try {
+      assert.deepEqual(await pendingMigrations(database), []);
+    } finally {
+      await database.close();
+    }
   });
 });

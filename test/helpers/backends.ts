@@ -55,7 +55,7 @@ let postgresProbe: Promise<string | null> | undefined;
 /** Null when PostgreSQL answers, else why not. */
 export function postgresUnavailable(): Promise<string | null> {
   postgresProbe ??= (async () => {
-    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 10_000 });
     try {
       await c.connect();
       await c.query('select 1');
@@ -96,7 +96,7 @@ let redisProbe: Promise<string | null> | undefined;
 export function redisUnavailable(): Promise<string | null> {
   redisProbe ??= (async () => {
     const { Redis } = await import('ioredis');
-    const client = new Redis(REDIS_TEST_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(REDIS_TEST_URL, { lazyConnect: true, connectTimeout: 10_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on('error', () => {});
     try {
       await client.connect();
