@@ -1,22 +1,24 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { describeWithServices, postgresBackend } from '../helpers/backends.js';
+import { REDIS_TEST_URL, describeWithServices, dropRedisPrefix, postgresBackend, uniqueRedisPrefix } from '../helpers/backends.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { eventually } from '../helpers/tcp-proxy.js';
 import { runRoster } from '../helpers/roster-process.js';
 
-await describeWithServices('roster keys on PostgreSQL', ['postgres'], () => {
+await describeWithServices('roster keys on PostgreSQL (and Redis)', ['postgres', 'redis'], () => {
+  const prefix = uniqueRedisPrefix();
   let db: { url: string; drop(): Promise<void> };
   let server: TestServer;
 
   before(async () => {
     db = await postgresBackend.create();
     // The server migrates the database; the CLI then works beside it, on the same data.
-    server = await startTestServer({ databaseUrl: db.url });
+    server = await startTestServer({ databaseUrl: db.url, config: { redisUrl: REDIS_TEST_URL, redisPrefix: prefix } });
   });
   after(async () => {
     await server?.stop();
     await db?.drop();
+    await dropRedisPrefix(prefix);
   });
 
   it('creates a key the running server accepts, lists it, and revokes it', async () => {
@@ -40,10 +42,13 @@ await describeWithServices('roster keys on PostgreSQL', ['postgres'], () => {
     assert.equal(found.secret, undefined, 'a secret is shown once, at creation');
     assert.ok(!listed.stdout.includes(key.secret));
 
-    const revoked = await runRoster(['keys', 'revoke', key.id], { DATABASE_URL: db.url });
+    const announced: string[] = [];
+    server.server.runtime.invalidations.subscribe('api_key', (id) => announced.push(id));
+    const revoked = await runRoster(['keys', 'revoke', key.id], { DATABASE_URL: db.url, REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: prefix });
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.equal(revoked.stdout, `Revoked ${key.id}.\n`);
-    // The server holds the key in its cache for at most 4 s.
+    // With REDIS_URL the CLI announces the revocation to every running instance.
+    await eventually('the server hears of the revocation', async () => announced.includes(key.id));
     await eventually('the server refuses the revoked key', async () => (await api.get('/v1/users?limit=1')).status === 401);
 
   });
