@@ -12,6 +12,27 @@ import { eventually } from '../helpers/tcp-proxy.js';
 const ALL = Object.keys(migrations).sort();
 
 /**
+ * Spawns `roster serve` and waits until /readyz answers 200. The port is picked free before the
+ * child binds it, so another process may take it first: then the child exits with EADDRINUSE and
+ * is started again on another port.
+ */
+async function startReady(env: Record<string, string>, spawned: RosterServer[]): Promise<RosterServer> {
+  for (let attempt = 1; ; attempt++) {
+    const inst = await spawnRosterServer(env);
+    spawned.push(inst);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (inst.child.exitCode !== null || inst.child.signalCode !== null) break;
+      if ((await call(inst.url, 'GET', '/readyz').catch(() => null))?.status === 200) return inst;
+      if (Date.now() > deadline) throw new Error(`${inst.url} not ready: ${JSON.stringify(inst.logs.slice(-5))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const logs = JSON.stringify(inst.logs.slice(-5));
+    if (!logs.includes('EADDRINUSE') || attempt === 3) throw new Error(`instance exited: ${logs}`);
+  }
+}
+
+/**
  * Three `roster serve` processes on one PostgreSQL database and one Redis prefix, as behind a
  * load balancer: what one instance does, the others see.
  */
@@ -19,21 +40,14 @@ await describeWithServices('three instances on PostgreSQL and Redis', ['postgres
   const prefix = uniqueRedisPrefix();
   let db: { url: string; drop(): Promise<void> };
   let instances: RosterServer[] = [];
+  const spawned: RosterServer[] = [];
   let admin: Client[];
 
   before(async () => {
     db = await postgresBackend.create();
     const env = { DATABASE_URL: db.url, REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: '100000', DATABASE_POOL_SIZE: '4' };
     // Started at the same moment, on an empty database.
-    instances = await Promise.all([1, 2, 3].map(() => spawnRosterServer(env)));
-    for (const inst of instances) {
-      await Promise.race([
-        eventually(`${inst.url} ready`, async () => (await call(inst.url, 'GET', '/readyz')).status === 200, 90_000),
-        inst.exited.then((code) => {
-          throw new Error(`instance exited with ${code}: ${JSON.stringify(inst.logs.slice(-5))}`);
-        }),
-      ]);
-    }
+    instances = await Promise.all([1, 2, 3].map(() => startReady(env, spawned)));
     // An admin key, minted as `roster keys create` does, straight into the shared database.
     const runtime = await openRuntime(configWith({ databaseUrl: db.url }), { migrate: false });
     try {
@@ -44,7 +58,7 @@ await describeWithServices('three instances on PostgreSQL and Redis', ['postgres
     }
   });
   after(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
+    await Promise.all(spawned.map((i) => i.stop()));
     await db?.drop();
     await dropRedisPrefix(prefix);
   });
