@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import pg from 'pg';
+import { isUnavailableError } from '../../src/http/errors.js';
 import { POSTGRES_ADMIN_URL, REDIS_TEST_URL, describeWithServices, dropRedisPrefix, postgresBackend, uniqueRedisPrefix } from '../helpers/backends.js';
 import { type Client, uniqueUser } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
@@ -62,6 +64,24 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
     const readyAgain = await api.get('/readyz');
     assert.equal(readyAgain.status, 200);
     assert.deepEqual(readyAgain.body, { status: 'ok', checks: { database: 'ok' } });
+  });
+
+  it('survives a connection lost in the middle of a query: the query fails as unavailable, the process lives on', async () => {
+    // Checked-out clients have no listener from the pool; a lost one used to crash the process.
+    const db = server.server.runtime.database.db;
+    const slow = sql`select pg_sleep(5)`.execute(db).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    await eventually('the query is running', async () => {
+      const rows = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep%' and pid <> pg_backend_pid()`.execute(db);
+      return rows.rows[0].n > 0;
+    });
+    proxy.cut();
+    const err = await slow;
+    assert.ok(err && isUnavailableError(err), `lost query fails as unavailable: ${String(err)}`);
+    proxy.restore();
+    await eventually('reads work again', async () => (await api.get('/v1/users?limit=1')).status === 200);
   });
 
   it('recovers from connections terminated by the server (pg_terminate_backend)', async () => {
