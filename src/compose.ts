@@ -1,5 +1,8 @@
+import { type Invalidations, createLocalInvalidations, createRedisInvalidations } from './adapters/invalidations.js';
 import { type Limiter, createMemoryLimiter } from './adapters/limiter.js';
 import type { LoggedMail } from './adapters/mailer.js';
+import { type RedisConnection, openRedis } from './adapters/redis.js';
+import { createRedisLimiter } from './adapters/redis-limiter.js';
 import type { Config } from './config.js';
 import type { ReadinessCheck } from './routes/operations.js';
 import { type Services, createServices } from './services/index.js';
@@ -12,6 +15,11 @@ export interface Runtime {
   database: Database;
   store: Store;
   limiter: Limiter;
+  /** Redis when REDIS_URL is set (shared limits, revocations), else null. */
+  redis: RedisConnection | null;
+  invalidations: Invalidations;
+  /** Migrations this start applied (empty when another instance had, or nothing was pending). */
+  migrated: string[];
   services: Services;
   readiness: ReadinessCheck[];
   close(): Promise<void>;
@@ -23,20 +31,29 @@ export interface RuntimeOptions {
   onError?: (err: unknown, what: string) => void;
   /** Where mail goes without SMTP_URL (the server passes its log). */
   logMail?: (mail: LoggedMail) => void;
+  /** Where Redis outage warnings (at most one a minute) and recoveries go. */
+  onWarning?: (message: string, err?: unknown) => void;
+  onInfo?: (message: string) => void;
 }
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const database = openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs, sqliteSynchronous: config.sqliteSynchronous });
+  let migrated: string[] = [];
   try {
-    if (options.migrate !== false) await migrateToLatest(database);
+    if (options.migrate !== false) migrated = await migrateToLatest(database);
   } catch (err) {
     await database.close();
     throw err;
   }
   const store = createStore(database);
-  const limiter = createMemoryLimiter();
-  const services = createServices({ config, store, limiter, onError: options.onError ?? (() => {}), logMail: options.logMail });
+  const redis = config.redisUrl
+    ? await openRedis({ url: config.redisUrl, prefix: config.redisPrefix, warn: options.onWarning ?? (() => {}), info: options.onInfo })
+    : null;
+  const limiter = redis ? createRedisLimiter(redis) : createMemoryLimiter();
+  const invalidations = redis ? createRedisInvalidations(redis) : createLocalInvalidations();
+  const services = createServices({ config, store, limiter, invalidations, onError: options.onError ?? (() => {}), logMail: options.logMail });
+  invalidations.subscribe('api_key', (id) => services.apiKeys.forget(id));
   const readiness: ReadinessCheck[] = [
     {
       name: 'database',
@@ -46,13 +63,22 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       },
     },
   ];
+  // Redis down is 'degraded', never 'unavailable': the service still serves, limited per instance.
+  if (redis) readiness.push({ name: 'redis', check: () => redis.check() });
   return {
     config,
     database,
     store,
     limiter,
+    redis,
+    invalidations,
+    migrated,
     services,
     readiness,
-    close: () => database.close(),
+    async close() {
+      await invalidations.close();
+      await redis?.close();
+      await database.close();
+    },
   };
 }

@@ -22,13 +22,19 @@ export interface ServerOptions {
 /** Opens the database (migrating it), builds the app and listens. */
 export async function startServer(config: Config, logStream?: NodeJS.WritableStream, options: ServerOptions = {}): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
+  // Warnings raised while opening (Redis not there at start) are kept until the log exists.
+  const early: [string, unknown][] = [];
   const runtime = await openRuntime(config, {
     onError: (err, what) => log?.warn({ err }, `${what} failed`),
+    onWarning: (message, err) => (log ? log.warn({ err }, message) : early.push([message, err])),
+    onInfo: (message) => log?.info(message),
     // The documented local mode: without SMTP_URL the message (its link included) is logged, under `email`.
     logMail: (mail) => log?.warn({ email: mail }, 'SMTP_URL is not set: email written to the log instead of sent'),
   });
   const app = await buildApp({ config, services: { ...runtime.services, limiter: runtime.limiter, readiness: runtime.readiness }, logStream });
   log = app.log;
+  for (const [message, err] of early) log.warn({ err }, message);
+  if (runtime.migrated.length > 0) log.info({ migrations: runtime.migrated }, 'applied migrations');
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {

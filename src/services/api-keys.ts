@@ -1,4 +1,5 @@
 import { nowIso, toIso } from '../adapters/clock.js';
+import type { Invalidations } from '../adapters/invalidations.js';
 import { randomId, randomSecret } from '../adapters/ids.js';
 import { hashSecret, sameHash } from '../adapters/secrets.js';
 import { notFound } from '../errors.js';
@@ -26,6 +27,7 @@ export interface CreateApiKeyInput {
 
 interface Deps {
   store: Store;
+  invalidations?: Invalidations;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -41,7 +43,7 @@ export function toApiKeyResponse(key: StoredApiKey): ApiKey {
   };
 }
 
-export function createApiKeyService({ store, onError = () => {} }: Deps) {
+export function createApiKeyService({ store, invalidations, onError = () => {} }: Deps) {
   const cache = new Map<string, { key: StoredApiKey | undefined; fetchedAt: number }>();
   const touchedAt = new Map<string, number>();
 
@@ -104,11 +106,15 @@ export function createApiKeyService({ store, onError = () => {} }: Deps) {
       return (await store.apiKeys.listActive()).map(toApiKeyResponse);
     },
 
-    /** Revokes the key; it fails on its next use in this process (others: within 5 seconds). */
+    /**
+     * Revokes the key; it fails on its next use in this process, and on every other instance as
+     * soon as the invalidation reaches it (Redis), or when its cached copy expires (within 5 s).
+     */
     async revoke(id: string): Promise<void> {
       const revoked = await store.apiKeys.revoke(id, nowIso());
       cache.delete(id);
       if (!revoked) throw notFound('API key not found');
+      await invalidations?.publish('api_key', id);
     },
 
     /** Drops a cached key, for revocations announced by another instance. */

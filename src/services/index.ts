@@ -1,3 +1,4 @@
+import type { Invalidations } from '../adapters/invalidations.js';
 import type { Limiter } from '../adapters/limiter.js';
 import { type LoggedMail, createMailer } from '../adapters/mailer.js';
 import { createArgon2Hasher } from '../adapters/password-hasher.js';
@@ -20,14 +21,16 @@ export interface ServiceDeps {
   config: Config;
   store: Store;
   limiter: Limiter;
+  /** Announces revocations to every instance (Redis pub/sub); absent: this process only. */
+  invalidations?: Invalidations;
   onError: (err: unknown, what: string) => void;
   /** Where mail goes without SMTP_URL (the server's log). */
   logMail?: (mail: LoggedMail) => void;
 }
 
 /** Every domain service, wired to its dependencies; shared by the server, the CLI and tests. */
-export function createServices({ config, store, limiter, onError, logMail }: ServiceDeps) {
-  const apiKeys = createApiKeyService({ store, onError });
+export function createServices({ config, store, limiter, invalidations, onError, logMail }: ServiceDeps) {
+  const apiKeys = createApiKeyService({ store, invalidations, onError });
   const passwords = createPasswordService({ store, limiter, hasher: createArgon2Hasher() });
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, log: logMail ?? (() => {}) });
   const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });

@@ -80,6 +80,10 @@ function openPostgres(options: DatabaseOptions): Database {
   // An idle client that loses its server emits 'error' on the pool; without a listener that
   // would crash the process instead of failing the next query (which answers 503).
   pool.on('error', () => {});
+  // A client that loses its server while checked out (mid-query or mid-transaction) emits 'error'
+  // too, and the pool listens only to idle ones: without this the process would crash. Its
+  // queries fail on their own (answered 503) and the pool discards it when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   const url = new URL(options.url);
   return {

@@ -1,17 +1,26 @@
-import { type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely';
 import type { Database } from './database.js';
 import { migrations } from './migrations/index.js';
+import type { Tables } from './tables.js';
 
-function migrator(database: Database): Migrator {
+/**
+ * Key of the session-level advisory lock that serializes migrations across processes. Kysely's
+ * own lock lives in a table that it creates first, and that creation races when several
+ * instances start together on an empty database; an advisory lock needs no table.
+ */
+const MIGRATION_LOCK_KEY = 0x726f7374; // "rost"
+
+function migrator(database: Database, db: Kysely<Tables> = database.db, disableTransactions = false): Migrator {
   const bound: Record<string, Migration> = {};
   for (const [name, m] of Object.entries(migrations)) {
-    bound[name] = { up: (db) => m.up(db, database.dialect) };
+    bound[name] = { up: (conn) => m.up(conn, database.dialect) };
   }
   return new Migrator({
-    db: database.db,
+    db,
     provider: { getMigrations: async () => bound },
     migrationTableName: 'roster_migrations',
     migrationLockTableName: 'roster_migrations_lock',
+    disableTransactions,
   });
 }
 
@@ -21,12 +30,51 @@ export async function pendingMigrations(database: Database): Promise<string[]> {
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 
-/** Applies every pending migration; throws with the failing migration's name and cause. */
-export async function migrateToLatest(database: Database): Promise<string[]> {
-  const { error, results }: MigrationResultSet = await migrator(database).migrateToLatest();
+function check({ error, results }: MigrationResultSet): string[] {
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * SQLite: the whole run is one `BEGIN IMMEDIATE` transaction, which takes the file's write lock
+ * before reading what is applied. Kysely's own SQLite lock only guards one connection, so the
+ * CLI and a server starting together could both try to apply the same migration.
+ */
+async function migrateSqlite(database: Database): Promise<string[]> {
+  return database.db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const applied = check(await migrator(database, conn, true).migrateToLatest());
+      await sql`commit`.execute(conn);
+      return applied;
+    } catch (err) {
+      await sql`rollback`.execute(conn).catch(() => {});
+      throw err;
+    }
+  });
+}
+
+/**
+ * Applies every pending migration and returns their names; throws with the failing migration's
+ * name and cause. On PostgreSQL the whole run holds an advisory lock on one connection, so of
+ * several instances starting at once one migrates and the others wait, then find nothing to do.
+ */
+export async function migrateToLatest(database: Database): Promise<string[]> {
+  if (database.dialect === 'sqlite') return migrateSqlite(database);
+  return database.db.connection().execute(async (conn) => {
+    // Waiting for another instance's migration, or a long migration itself, must not be cut
+    // short by DATABASE_STATEMENT_TIMEOUT_MS; RESET restores it before the connection goes back.
+    await sql`set statement_timeout = 0`.execute(conn);
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(conn);
+    try {
+      return check(await migrator(database, conn).migrateToLatest());
+    } finally {
+      // If the connection broke, the session and its lock are gone with it.
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn).catch(() => {});
+      await sql`reset statement_timeout`.execute(conn).catch(() => {});
+    }
+  });
 }

@@ -93,3 +93,74 @@ export async function describeEachBackend(name: string, suite: (backend: Backend
     describe(`${name} [postgres]`, { skip: reason }, () => {});
   }
 }
+
+export const REDIS_TEST_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let redisProbe: Promise<string | null> | undefined;
+
+/** Null when Redis answers PING, else why not. */
+export function redisUnavailable(): Promise<string | null> {
+  redisProbe ??= (async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(REDIS_TEST_URL, { lazyConnect: true, connectTimeout: 10_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+      return null;
+    } catch (err) {
+      return `Redis not reachable at ${REDIS_TEST_URL}: ${(err as Error).message}`;
+    } finally {
+      client.disconnect();
+    }
+  })();
+  return redisProbe;
+}
+
+/** A Redis key prefix no other run uses; remove its keys with `dropRedisPrefix`. */
+export function uniqueRedisPrefix(): string {
+  return `${randomId('roster_test_', 12)}:`;
+}
+
+/** Deletes every key under the prefix (SCAN + DEL, never KEYS or FLUSHDB: Redis may be shared). */
+export async function dropRedisPrefix(prefix: string, url = REDIS_TEST_URL): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Runs a suite that needs PostgreSQL and/or Redis only when each answers. Outside CI a missing
+ * one skips the suite with the reason printed; in CI it fails instead.
+ */
+export async function describeWithServices(name: string, needs: ('postgres' | 'redis')[], suite: () => void): Promise<void> {
+  const reasons: string[] = [];
+  if (needs.includes('postgres')) {
+    const r = await postgresUnavailable();
+    if (r) reasons.push(r);
+  }
+  if (needs.includes('redis')) {
+    const r = await redisUnavailable();
+    if (r) reasons.push(r);
+  }
+  const reason = reasons.join('; ');
+  if (reasons.length === 0) {
+    describe(name, suite);
+  } else if (inCI) {
+    describe(name, () => {
+      throw new Error(`${reason} (required in CI)`);
+    });
+  } else {
+    console.log(`# skipping ${name}: ${reason}`);
+    describe(name, { skip: reason }, () => {});
+  }
+}

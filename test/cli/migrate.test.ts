@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { afterEach, it } from 'node:test';
+import { sql } from 'kysely';
+import { openDatabase } from '../../src/store/database.js';
+import { pendingMigrations } from '../../src/store/migrate.js';
+import { migrations } from '../../src/store/migrations/index.js';
+import { type Backend, describeEachBackend } from '../helpers/backends.js';
+import { runRoster } from '../helpers/roster-process.js';
+
+const ALL = Object.keys(migrations).sort();
+
+async function appliedIn(url: string): Promise<string[] | null> {
+  const database = openDatabase({ url, poolSize: 1 });
+  try {
+    const tables = await database.db.introspection.getTables({ withInternalKyselyTables: true });
+    if (!tables.some((t) => t.name === 'roster_migrations')) return null;
+    const rows = await sql<{ name: string }>`select name from roster_migrations order by name`.execute(database.db);
+    return rows.rows.map((r) => r.name);
+  } finally {
+    await database.close();
+  }
+}
+
+await describeEachBackend('roster migrate', (backend: Backend) => {
+  const drops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (drops.length) await drops.pop()!();
+  });
+  async function fresh(): Promise<string> {
+    const db = await backend.create();
+    drops.push(db.drop);
+    return db.url;
+  }
+
+  // One walk through, to keep process starts few: a dry run, then three concurrent runs.
+  it('--dry-run lists and changes nothing; three processes migrating at once apply everything once; then nothing is pending (the "Up to date" answer above)', async () => {
+    const url = await fresh();
+    const dry = await runRoster(['migrate', '--dry-run'], { DATABASE_URL: url });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.stdout, `Would apply:\n${ALL.join('\n')}\n`);
+    assert.equal(await appliedIn(url), null, 'a dry run creates nothing');
+
+    const results = await Promise.all([1, 2, 3].map(() => runRoster(['migrate'], { DATABASE_URL: url })));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const outputs = results.map((r) => r.stdout).sort();
+    assert.deepEqual(outputs, [`Applied:\n${ALL.join('\n')}\n`, 'Up to date: nothing to apply.\n', 'Up to date: nothing to apply.\n']);
+    assert.deepEqual(await appliedIn(url), ALL);
+
+    const database = openDatabase({ url, poolSize: 1 });
+    try {
+      assert.deepEqual(await pendingMigrations(database), []);
+    } finally {
+      await database.close();
+    }
+  });
+});

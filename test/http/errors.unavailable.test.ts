@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { isUnavailableError } from '../../src/http/errors.js';
+
+const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+
+it('treats lost, refused and refused-for-now database connections as unavailable', () => {
+  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08001', '53300', '57014', 'SQLITE_BUSY']) {
+    assert.equal(isUnavailableError(withCode(code)), true, code);
+  }
+  assert.equal(isUnavailableError(new Error('Connection terminated unexpectedly')), true);
+  assert.equal(isUnavailableError(new Error('timeout exceeded when trying to connect')), true);
+  // Node reports a refused dual-stack connect as an AggregateError of the attempts.
+  assert.equal(isUnavailableError(Object.assign(new AggregateError([withCode('ECONNREFUSED')], ''), { code: undefined })), true);
+  assert.equal(isUnavailableError(new Error('query failed', { cause: withCode('57P01') })), true);
+});
+
+it('leaves every other failure alone (a bug is a 500, a conflict a 409)', () => {
+  for (const err of [withCode('23505', 'duplicate key'), withCode('42P01', 'relation does not exist'), withCode('22P02'), new TypeError('x is undefined'), new SyntaxError('bad'), 'a string', null]) {
+    assert.equal(isUnavailableError(err), false, String(err));
+  }
+});

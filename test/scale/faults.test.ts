@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { isUnavailableError } from '../../src/http/errors.js';
+import { POSTGRES_ADMIN_URL, REDIS_TEST_URL, describeWithServices, dropRedisPrefix, postgresBackend, uniqueRedisPrefix } from '../helpers/backends.js';
+import { type Client, uniqueUser } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TcpProxy, eventually, startTcpProxy } from '../helpers/tcp-proxy.js';
+
+/** The same URL, reached through the proxy. */
+function through(url: string, proxy: TcpProxy): string {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(proxy.port);
+  return u.toString();
+}
+
+function assertUnavailable(res: { status: number; headers: Headers; body: any }, what: string) {
+  assert.equal(res.status, 503, what);
+  assert.equal(res.body.error, 'service_unavailable', what);
+  assert.equal(typeof res.body.message, 'string');
+  assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/, `${what}: Retry-After`);
+}
+
+await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
+  let db: { url: string; drop(): Promise<void> };
+  let proxy: TcpProxy;
+  let server: TestServer;
+  let api: Client;
+
+  before(async () => {
+    db = await postgresBackend.create();
+    const target = new URL(POSTGRES_ADMIN_URL);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    server = await startTestServer({ databaseUrl: through(db.url, proxy), config: { databasePoolSize: 3 } });
+    api = server.client(await server.mintKey(['write']));
+  });
+  after(async () => {
+    await server?.stop();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  it('answers 503 service_unavailable with Retry-After while it is away, and recovers by itself', async () => {
+    const created = await api.post('/v1/users', { body: uniqueUser() });
+    assert.equal(created.status, 201, created.text);
+
+    proxy.cut();
+    assertUnavailable(await api.get(`/v1/users/${created.body.id}`), 'read');
+    assertUnavailable(await api.post('/v1/users', { body: uniqueUser() }), 'write');
+    assertUnavailable(await api.get('/v1/users'), 'list');
+    const ready = await api.get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.checks.database, 'unavailable');
+    assert.equal((await api.get('/healthz')).status, 200, 'the process itself is alive');
+    assert.ok(!server.logs.some((l) => Number(l.level) >= 50), 'no error logged: an outage is not a bug');
+
+    proxy.restore();
+    await eventually('reads work again', async () => (await api.get(`/v1/users/${created.body.id}`)).status === 200);
+    const again = await api.post('/v1/users', { body: uniqueUser() });
+    assert.equal(again.status, 201, again.text);
+    const readyAgain = await api.get('/readyz');
+    assert.equal(readyAgain.status, 200);
+    assert.deepEqual(readyAgain.body, { status: 'ok', checks: { database: 'ok' } });
+  });
+
+  it('survives a connection lost in the middle of a query: the query fails as unavailable, the process lives on', async () => {
+    // Checked-out clients have no listener from the pool; a lost one used to crash the process.
+    const db = server.server.runtime.database.db;
+    const slow = sql`select pg_sleep(5)`.execute(db).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    await eventually('the query is running', async () => {
+      const rows = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep%' and pid <> pg_backend_pid()`.execute(db);
+      return rows.rows[0].n > 0;
+    });
+    proxy.cut();
+    const err = await slow;
+    assert.ok(err && isUnavailableError(err), `lost query fails as unavailable: ${String(err)}`);
+    proxy.restore();
+    await eventually('reads work again', async () => (await api.get('/v1/users?limit=1')).status === 200);
+  });
+
+  it('recovers from connections terminated by the server (pg_terminate_backend)', async () => {
+    const name = new URL(db.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await admin.connect();
+    try {
+      const killed = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+      assert.ok(killed.rowCount! > 0, 'the server had connections to terminate');
+    } finally {
+      await admin.end();
+    }
+    // A request may still meet a dying connection: it answers 503, never 500.
+    for (let i = 0; i < 5; i++) {
+      const res = await api.get('/v1/users?limit=1');
+      assert.ok(res.status === 200 || res.status === 503, `status ${res.status}: ${res.text}`);
+    }
+    await eventually('reads work again', async () => (await api.get('/v1/users?limit=1')).status === 200);
+    assert.equal((await api.post('/v1/users', { body: uniqueUser() })).status, 201);
+  });
+});
+
+await describeWithServices('Redis unreachable', ['redis'], () => {
+  const prefix = uniqueRedisPrefix();
+  let proxy: TcpProxy;
+  let server: TestServer;
+  let redis: Redis;
+
+  before(async () => {
+    const target = new URL(REDIS_TEST_URL);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    redis = new Redis(REDIS_TEST_URL);
+    server = await startTestServer({ config: { redisUrl: through(REDIS_TEST_URL, proxy).replace(/\/$/, ''), redisPrefix: prefix } });
+  });
+  after(async () => {
+    await server?.stop();
+    await proxy?.close();
+    redis?.disconnect();
+    await dropRedisPrefix(prefix);
+  });
+
+  const keyIdOf = (secret: string) => `key_${secret.split('_')[1]}`;
+  const counterOf = (secret: string) => redis.get(`${prefix}rl:60:credential:${keyIdOf(secret)}`);
+
+  it('keeps serving with in-process limits, reports degraded, warns once, and goes back to Redis', async () => {
+    const steady = await server.mintKey(['read'], { rateLimitPerMinute: 50 });
+    const first = await server.client(steady).get('/v1/users?limit=1');
+    assert.equal(first.status, 200);
+    assert.equal(await counterOf(steady), '1', 'the budget is counted in Redis, under REDIS_PREFIX');
+    assert.deepEqual((await server.client().get('/readyz')).body, { status: 'ok', checks: { database: 'ok', redis: 'ok' } });
+
+    proxy.cut();
+    await eventually('readyz reports Redis degraded', async () => (await server.client().get('/readyz')).body.checks.redis === 'degraded');
+    const ready = await server.client().get('/readyz');
+    assert.equal(ready.status, 200, 'Redis down is not a reason to take the instance out of rotation');
+    assert.deepEqual(ready.body, { status: 'degraded', checks: { database: 'ok', redis: 'degraded' } });
+
+    // Limits still hold, per instance: three requests, then 429.
+    const small = server.client(await server.mintKey(['read'], { rateLimitPerMinute: 3 }));
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await small.get('/v1/users?limit=1')).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    for (let i = 0; i < 5; i++) assert.equal((await server.client(steady).get('/v1/users?limit=1')).status, 200);
+    assert.equal(await counterOf(steady), '1', 'nothing reached Redis meanwhile');
+
+    const warnings = server.logs.filter((l) => l.level === 40 && /Redis unreachable/.test(String(l.msg)));
+    assert.equal(warnings.length, 1, 'many failures, one warning a minute');
+
+    proxy.restore();
+    await eventually('readyz reports Redis ok', async () => (await server.client().get('/readyz')).body.checks.redis === 'ok');
+    const back = await server.client(steady).get('/v1/users?limit=1');
+    assert.equal(back.status, 200);
+    assert.equal(await counterOf(steady), '2', 'counting in Redis again');
+    assert.equal(back.headers.get('x-ratelimit-remaining'), '48');
+    assert.ok(server.logs.some((l) => l.level === 30 && /Redis reachable again/.test(String(l.msg))));
+  });
+});
