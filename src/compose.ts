@@ -20,6 +20,8 @@ export interface RuntimeOptions {
   /** Apply pending migrations first (the server does; `roster migrate --dry-run` does not). */
   migrate?: boolean;
   onError?: (err: unknown, what: string) => void;
+  /** A limiter to use instead of the in-process one (a cluster worker's asks the primary). */
+  limiter?: Limiter;
 }
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
@@ -32,7 +34,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     throw err;
   }
   const store = createStore(database);
-  const limiter = createMemoryLimiter();
+  const limiter = options.limiter ?? createMemoryLimiter();
   const services = createServices({ config, store, limiter, onError: options.onError ?? (() => {}) });
   const readiness: ReadinessCheck[] = [
     {

@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { type Runtime, openRuntime } from './compose.js';
+import { isClusterPrimary, servePrimary, workerRuntimeOptions } from './cluster.js';
+import { type Runtime, type RuntimeOptions, openRuntime } from './compose.js';
 import type { Config } from './config.js';
 
 export interface RunningServer {
@@ -12,9 +14,9 @@ export interface RunningServer {
 }
 
 /** Opens the database (migrating it), builds the app and listens. */
-export async function startServer(config: Config, logStream?: NodeJS.WritableStream): Promise<RunningServer> {
+export async function startServer(config: Config, logStream?: NodeJS.WritableStream, runtimeOptions: RuntimeOptions = {}): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
-  const runtime = await openRuntime(config, { onError: (err, what) => log?.warn({ err }, `${what} failed`) });
+  const runtime = await openRuntime(config, { ...runtimeOptions, onError: (err, what) => log?.warn({ err }, `${what} failed`) });
   const app = await buildApp({ config, services: { ...runtime.services, limiter: runtime.limiter, readiness: runtime.readiness }, logStream });
   log = app.log;
   try {
@@ -41,9 +43,10 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
   };
 }
 
-/** `roster serve`: runs until SIGTERM or SIGINT, then closes with grace. */
+/** `roster serve`: runs until SIGTERM or SIGINT, then closes with grace. With WORKERS > 1, see cluster.ts. */
 export async function serve(config: Config): Promise<void> {
-  const server = await startServer(config);
+  if (isClusterPrimary(config)) return servePrimary(config);
+  const server = await startServer(config, undefined, workerRuntimeOptions(config));
   server.app.log.info({ url: server.url, database: server.runtime.database.location }, 'roster listening');
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
@@ -57,4 +60,6 @@ export async function serve(config: Config): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  // A cluster worker's IPC channel would keep it alive after its server closed.
+  if (cluster.isWorker) process.disconnect();
 }
