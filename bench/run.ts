@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     rounds: { type: 'string' },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 
@@ -77,11 +78,13 @@ async function main(): Promise<void> {
   const key = `Bearer ${await mintKey(main.url)}`;
   const refKey = onSqlite ? key : `Bearer ${await mintKey(refDb.url)}`;
 
-  const one = await service('roster', main.url, 1);
-  const reference = await startReference(refDb.url, work);
-  targets.push(reference);
-  // The 2-worker service is left out of the quick run (its own test covers it) and the scale run.
-  const two = args.scale || args.quick ? undefined : await service('roster ×2 workers', main.url, 2);
+  // Started side by side: on a busy machine each start takes seconds.
+  const [one, reference, two] = await Promise.all([
+    service('roster', main.url, 1),
+    startReference(refDb.url, work).then((t) => (targets.push(t), t)),
+    // The 2-worker service is left out of the quick run (its own test covers it) and the scale run.
+    args.scale || args.quick ? undefined : service('roster ×2 workers', main.url, 2),
+  ]);
   let small: Target | undefined;
   let smallLastSeq = 0;
   if (args.scale) {
@@ -93,10 +96,11 @@ async function main(): Promise<void> {
   }
   const authOf = (t: Target) => (t === reference ? refKey : ((t as Target & { key?: string }).key ?? key));
 
-  const scenarios = userScenarios(users, main.lastSeq);
+  const wanted = args.only?.split(',');
+  const scenarios = userScenarios(users, main.lastSeq).filter((s) => !wanted || wanted.includes(s.id));
   const oauth = await detectOAuth(one, main.url);
-  if ('scenario' in oauth) scenarios.push(oauth.scenario);
-  else log(`oauth scenario skipped: ${oauth.skipped}`);
+  if ('scenario' in oauth && (!wanted || wanted.includes('oauth'))) scenarios.push(oauth.scenario);
+  else if ('skipped' in oauth) log(`oauth scenario skipped: ${oauth.skipped}`);
 
   // Warm-up: JIT compilation, caches, SQLite pages; not recorded.
   for (const t of targets) for (const s of scenarios.slice(0, args.quick ? 1 : 2)) await measure(t, s, authOf(t), { ...load, seconds: mode.warmup });
