@@ -29,7 +29,7 @@ it('npm run bench -- --quick measures every scenario on the service and the refe
     .split('\n')
     .filter((l) => /^\| (PATCH|GET|POST) /.test(l))
     .map((l) => l.split('|').map((c) => c.trim()));
-  // | scenario | server | req/s | p50 | p99 | errors | peak RSS | ratio |
+  // | scenario | server | req/s | p50 | p99 | errors | peak RSS | ratio | CPU ms/req | CPU ratio |
   for (const [scenario, servers] of [
     ['PATCH /v1/users/{id}', ['roster', 'reference']],
     ['GET /v1/users/{id}', ['roster', 'reference']],
@@ -44,6 +44,7 @@ it('npm run bench -- --quick measures every scenario on the service and the refe
       assert.equal(row[6], '0', `${scenario} on ${server}: no errors`);
       assert.ok(Number(row[7]) > 0, `${scenario} on ${server}: memory sampled`);
       if (server === 'roster') assert.match(row[8], /^\d+\.\d\d×$/, 'a ratio to the reference');
+      assert.ok(Number(row[9]) > 0, `${scenario} on ${server}: CPU time per request measured`);
     }
   }
   if (/oauth scenario skipped/.test(stderr)) return;
