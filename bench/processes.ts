@@ -9,6 +9,8 @@ export interface Target {
   pid: number;
   /** Resident memory of the process and its children (cluster workers), in bytes. */
   rss(): number;
+  /** CPU time used so far by the process and its children (cluster workers), in seconds. */
+  cpu(): number;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,25 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+// /proc/PID/stat counts in clock ticks, 100 per second on Linux.
+const TICKS_PER_SECOND = 100;
+
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The process tree's CPU time: unlike throughput, barely moved by other work on a shared machine. */
+export function treeCpu(pid: number): number {
+  return cpuOf(pid) + childrenOf(pid).reduce((sum, child) => sum + treeCpu(child), 0);
 }
 
 /** The process tree's resident memory: the server, or a cluster primary and its workers. */
@@ -98,7 +119,7 @@ export async function startService(opts: { name: string; env: Record<string, str
     await stop();
     throw err;
   }
-  return { name: opts.name, url, pid: child.pid!, rss: () => treeRss(child.pid!), stop };
+  return { name: opts.name, url, pid: child.pid!, rss: () => treeRss(child.pid!), cpu: () => treeCpu(child.pid!), stop };
 }
 
 /** The framework-free reference server on the given SQLite file. */
@@ -117,5 +138,5 @@ export async function startReference(dbPath: string, logDir: string): Promise<Ta
     });
     child.once('exit', (code) => reject(new Error(`reference server exited with ${code}; see ${logFile}`)));
   });
-  return { name: 'reference', url: `http://127.0.0.1:${port}`, pid: child.pid!, rss: () => treeRss(child.pid!), stop: stopper(child) };
+  return { name: 'reference', url: `http://127.0.0.1:${port}`, pid: child.pid!, rss: () => treeRss(child.pid!), cpu: () => treeCpu(child.pid!), stop: stopper(child) };
 }

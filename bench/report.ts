@@ -7,6 +7,8 @@ export interface Row {
   measure: Measure;
   /** Throughput as a fraction of the reference server's in the same run. */
   ratio?: number;
+  /** The reference's CPU time per request as a fraction of this server's: 0.5× = twice the CPU per request. */
+  cpuRatio?: number;
 }
 
 export interface Check {
@@ -33,13 +35,16 @@ export function machine(): string {
 
 export function table(rows: Row[]): string {
   const lines = [
-    '| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MiB | vs reference |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MiB | vs reference | CPU ms/req | vs reference (CPU) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const m = r.measure;
     const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`;
-    lines.push(`| ${r.scenario} | ${r.server} | ${m.requestsPerSecond.toFixed(0)} | ${ms(m.p50)} | ${ms(m.p99)} | ${m.errors} | ${mib(m.peakRss)} | ${ratio} |`);
+    const cpuRatio = r.cpuRatio === undefined ? '' : `${r.cpuRatio.toFixed(2)}×`;
+    lines.push(
+      `| ${r.scenario} | ${r.server} | ${m.requestsPerSecond.toFixed(0)} | ${ms(m.p50)} | ${ms(m.p99)} | ${m.errors} | ${mib(m.peakRss)} | ${ratio} | ${m.cpuPerRequest.toFixed(3)} | ${cpuRatio} |`,
+    );
   }
   return lines.join('\n');
 }
