@@ -61,5 +61,5 @@ export async function serve(config: Config): Promise<void> {
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
   // A cluster worker's IPC channel would keep it alive after its server closed.
-  if (cluster.isWorker) process.disconnect();
+  if (cluster.isWorker && process.connected) process.disconnect();
 }
