@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { openDatabase } from '../src/store/database.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import type { Tables } from '../src/store/tables.js';
@@ -58,6 +58,8 @@ export async function seedUsers(url: string, count: number): Promise<{ lastSeq: 
   const database = openDatabase({ url, poolSize: 2 });
   try {
     await migrateToLatest(database);
+    // Bench data only: no waiting for the disk while seeding (the server reopens it with its own settings).
+    if (database.dialect === 'sqlite') await sql`pragma synchronous = off`.execute(database.db);
     const createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const perTransaction = ROWS_PER_STATEMENT * STATEMENTS_PER_TRANSACTION;
     for (let from = 0; from < count; from += perTransaction) {
