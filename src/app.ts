@@ -8,6 +8,7 @@ import { authenticate, authorize } from './http/auth.js';
 import { errorHandler, frameworkErrors } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency } from './http/idempotency.js';
+import { asyncStdout } from './http/log-destination.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -55,7 +56,7 @@ export interface AppServices {
 export interface AppOptions {
   config: Config;
   services: AppServices;
-  /** A pino destination stream (tests capture logs); default stdout. */
+  /** A pino destination stream (tests capture logs); default stdout, written asynchronously. */
   logStream?: NodeJS.WritableStream;
 }
 
@@ -64,7 +65,7 @@ export const BODY_LIMIT = 64 * 1024;
 /** The whole request pipeline, in the order each request meets it. */
 export async function buildApp({ config, services, logStream }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel, ...(logStream ? { stream: logStream } : {}) },
+    logger: { level: config.logLevel, stream: logStream ?? asyncStdout() },
     // One access-log line per request is written by http/access-log instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestIdOf,

@@ -34,6 +34,8 @@ export interface RuntimeOptions {
   /** Where Redis outage warnings (at most one a minute) and recoveries go. */
   onWarning?: (message: string, err?: unknown) => void;
   onInfo?: (message: string) => void;
+  /** A limiter to use instead of the in-process one (a cluster worker's asks the primary). */
+  limiter?: Limiter;
 }
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
@@ -50,7 +52,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   const redis = config.redisUrl
     ? await openRedis({ url: config.redisUrl, prefix: config.redisPrefix, warn: options.onWarning ?? (() => {}), info: options.onInfo })
     : null;
-  const limiter = redis ? createRedisLimiter(redis) : createMemoryLimiter();
+  const limiter = options.limiter ?? (redis ? createRedisLimiter(redis) : createMemoryLimiter());
   const invalidations = redis ? createRedisInvalidations(redis) : createLocalInvalidations();
   const services = createServices({ config, store, limiter, invalidations, onError: options.onError ?? (() => {}), logMail: options.logMail });
   invalidations.subscribe('api_key', (id) => services.apiKeys.forget(id));

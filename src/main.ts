@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { type Runtime, openRuntime } from './compose.js';
+import { isClusterPrimary, servePrimary, workerRuntimeOptions } from './cluster.js';
+import { type Runtime, type RuntimeOptions, openRuntime } from './compose.js';
 import type { Config } from './config.js';
 import { type DeliveryTuning, createDeliveryEngine } from './services/webhook-deliveries.js';
 import { startIdempotencyCleanup } from './workers/idempotency-cleanup.js';
@@ -20,11 +22,12 @@ export interface ServerOptions {
 }
 
 /** Opens the database (migrating it), builds the app and listens. */
-export async function startServer(config: Config, logStream?: NodeJS.WritableStream, options: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logStream?: NodeJS.WritableStream, options: ServerOptions = {}, runtimeOptions: RuntimeOptions = {}): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
   // Warnings raised while opening (Redis not there at start) are kept until the log exists.
   const early: [string, unknown][] = [];
   const runtime = await openRuntime(config, {
+    ...runtimeOptions,
     onError: (err, what) => log?.warn({ err }, `${what} failed`),
     onWarning: (message, err) => (log ? log.warn({ err }, message) : early.push([message, err])),
     onInfo: (message) => log?.info(message),
@@ -68,9 +71,10 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
   };
 }
 
-/** `roster serve`: runs until SIGTERM or SIGINT, then closes with grace. */
+/** `roster serve`: runs until SIGTERM or SIGINT, then closes with grace. With WORKERS > 1, see cluster.ts. */
 export async function serve(config: Config): Promise<void> {
-  const server = await startServer(config);
+  if (isClusterPrimary(config)) return servePrimary(config);
+  const server = await startServer(config, undefined, {}, workerRuntimeOptions(config));
   server.app.log.info({ url: server.url, database: server.runtime.database.location }, 'roster listening');
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
@@ -84,4 +88,6 @@ export async function serve(config: Config): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  // A cluster worker's IPC channel would keep it alive after its server closed.
+  if (cluster.isWorker && process.connected) process.disconnect();
 }

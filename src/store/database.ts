@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { sqliteDialect } from './sqlite-dialect.js';
 import type { Tables } from './tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -47,7 +48,7 @@ function openSqlite(url: string, synchronous: 'normal' | 'full' = 'normal'): Dat
   conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: conn }) });
+  const db = new Kysely<Tables>({ dialect: sqliteDialect(conn) });
   return {
     db,
     dialect: 'sqlite',

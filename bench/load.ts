@@ -1,0 +1,78 @@
+import autocannon from 'autocannon';
+import type { Target } from './processes.js';
+
+/** One call pattern, as autocannon requests; `setupRequest` randomizes each request. */
+export interface Scenario {
+  id: string;
+  title: string;
+  /** Whether the reference server implements it (the OAuth flow it does not). */
+  reference: boolean;
+  requests(auth: string): autocannon.Request[];
+}
+
+export interface Measure {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  /** Mean latency in ms: finer than autocannon's whole-millisecond percentiles. */
+  mean: number;
+  /** Non-2xx answers plus connection errors and timeouts. */
+  errors: number;
+  /** Highest resident memory of the server's process tree seen during the run, in bytes. */
+  peakRss: number;
+  total: number;
+  /** Server CPU time per request, in milliseconds. */
+  cpuPerRequest: number;
+}
+
+export interface LoadOptions {
+  seconds: number;
+  connections: number;
+}
+
+/** Drives `target` with `scenario` for a while, sampling its memory every 50 ms. */
+export async function measure(target: Target, scenario: Scenario, auth: string, options: LoadOptions): Promise<Measure> {
+  let peakRss = target.rss();
+  const cpuBefore = target.cpu();
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, target.rss());
+  }, 50);
+  try {
+    const result = await autocannon({
+      url: target.url,
+      connections: options.connections,
+      duration: options.seconds,
+      requests: scenario.requests(auth),
+      timeout: 10,
+    });
+    peakRss = Math.max(peakRss, target.rss());
+    const cpuSeconds = target.cpu() - cpuBefore;
+    return {
+      cpuPerRequest: result.requests.total > 0 ? (cpuSeconds * 1000) / result.requests.total : 0,
+      requestsPerSecond: result.requests.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      mean: result.latency.average,
+      errors: result.non2xx + result.errors + result.timeouts,
+      peakRss,
+      total: result.requests.total,
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** Rounds of one scenario on one target, summed up: mean throughput and latency, all errors, the highest memory. */
+export function combine(rounds: Measure[]): Measure {
+  const mean = (f: (m: Measure) => number) => rounds.reduce((s, m) => s + f(m), 0) / rounds.length;
+  return {
+    requestsPerSecond: mean((m) => m.requestsPerSecond),
+    p50: mean((m) => m.p50),
+    p99: mean((m) => m.p99),
+    mean: mean((m) => m.mean),
+    errors: rounds.reduce((s, m) => s + m.errors, 0),
+    peakRss: Math.max(...rounds.map((m) => m.peakRss)),
+    total: rounds.reduce((s, m) => s + m.total, 0),
+    cpuPerRequest: mean((m) => m.cpuPerRequest),
+  };
+}

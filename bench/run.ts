@@ -1,0 +1,238 @@
+/**
+ * `npm run bench [-- --quick | --scale] [--profile]`: the real service against a framework-free
+ * reference server, same machine, same run, rounds alternating. See BENCHMARKS.md.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_RATE_LIMIT, mintKey, registerOAuthClient } from './credentials.js';
+import { type LoadOptions, type Measure, type Scenario, combine, measure } from './load.js';
+import { type Target, startReference, startService } from './processes.js';
+import { type Check, type Row, checks, machine, mib, table } from './report.js';
+import { oauthScenario, userScenarios } from './scenarios.js';
+import { seedUsers } from './seed.js';
+import { createDatabase } from './databases.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    scale: { type: 'boolean' },
+    profile: { type: 'boolean' },
+    users: { type: 'string' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    out: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+
+const mode = args.quick
+  ? { name: 'quick', users: 1_000, seconds: 1, rounds: 1, warmup: 0.5 }
+  : args.scale
+    ? { name: 'scale', users: 1_000_000, seconds: 5, rounds: 2, warmup: 3 }
+    : { name: 'standard', users: 10_000, seconds: 5, rounds: 2, warmup: 3 };
+const users = Number(args.users ?? mode.users);
+const load: LoadOptions = { seconds: Number(args.seconds ?? mode.seconds), connections: 10 };
+const rounds = Number(args.rounds ?? mode.rounds);
+const BASELINE_USERS = 10_000;
+
+const work = mkdtempSync(join(tmpdir(), 'roster-bench-'));
+const resultsDir = join(import.meta.dirname, 'results');
+mkdirSync(resultsDir, { recursive: true });
+const targets: Target[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function seeded(name: string, count: number): Promise<{ url: string; lastSeq: number }> {
+  const db = await createDatabase(process.env.BENCH_DATABASE_URL, work, name);
+  cleanups.push(db.drop);
+  const { lastSeq, seconds } = await seedUsers(db.url, count);
+  log(`seeded ${count.toLocaleString('en')} users into ${name} in ${seconds.toFixed(1)} s`);
+  return { url: db.url, lastSeq };
+}
+
+function serviceEnv(databaseUrl: string, workers: number): Record<string, string> {
+  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: String(workers) };
+  if (process.env.BENCH_REDIS_URL) Object.assign(env, { REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_PREFIX: `roster-bench-${process.pid}-${Date.now()}:` });
+  return env;
+}
+
+async function service(name: string, databaseUrl: string, workers: number): Promise<Target> {
+  const t = await startService({ name, env: serviceEnv(databaseUrl, workers), logDir: work, cpuProfDir: args.profile ? join(resultsDir, 'profiles') : undefined });
+  targets.push(t);
+  return t;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  log(`roster bench (${mode.name}): ${users.toLocaleString('en')} users, ${rounds} round(s) of ${load.seconds} s per scenario and server`);
+  const main = await seeded('main', users);
+  // The reference server speaks SQLite only: on PostgreSQL it gets its own file, seeded alike.
+  const onSqlite = !process.env.BENCH_DATABASE_URL;
+  const refDb = onSqlite ? main : await (async () => {
+    const db = await createDatabase(undefined, work, 'reference');
+    const { lastSeq } = await seedUsers(db.url, users);
+    return { url: db.url, lastSeq };
+  })();
+  const key = `Bearer ${await mintKey(main.url)}`;
+  const refKey = onSqlite ? key : `Bearer ${await mintKey(refDb.url)}`;
+
+  // Started side by side: on a busy machine each start takes seconds.
+  const [one, reference, two] = await Promise.all([
+    service('roster', main.url, 1),
+    startReference(refDb.url, work).then((t) => (targets.push(t), t)),
+    // The 2-worker service is left out of the quick run (its own test covers it) and the scale run.
+    args.scale || args.quick ? undefined : service('roster ×2 workers', main.url, 2),
+  ]);
+  let small: Target | undefined;
+  let smallLastSeq = 0;
+  if (args.scale) {
+    const base = await seeded('baseline', BASELINE_USERS);
+    smallLastSeq = base.lastSeq;
+    const baseKey = await mintKey(base.url);
+    small = await service(`roster @ ${BASELINE_USERS.toLocaleString('en')} users`, base.url, 1);
+    Object.assign(small, { key: `Bearer ${baseKey}` });
+  }
+  const smallScenario = small ? userScenarios(BASELINE_USERS, smallLastSeq).find((s) => s.id === 'patch') : undefined;
+  const authOf = (t: Target) => (t === reference ? refKey : ((t as Target & { key?: string }).key ?? key));
+
+  const wanted = args.only?.split(',');
+  const scenarios = userScenarios(users, main.lastSeq).filter((s) => !wanted || wanted.includes(s.id));
+  const oauth = await detectOAuth(one, main.url);
+  if ('scenario' in oauth && (!wanted || wanted.includes('oauth'))) scenarios.push(oauth.scenario);
+  else if ('skipped' in oauth) log(`oauth scenario skipped: ${oauth.skipped}`);
+
+  // Warm-up: JIT compilation, caches, SQLite pages; not recorded.
+  for (const t of targets) for (const s of scenarios.slice(0, args.quick ? 1 : 2)) await measure(t, s, authOf(t), { ...load, seconds: mode.warmup });
+
+  const results = new Map<string, Measure[]>();
+  const record = (s: Scenario, t: Target, m: Measure) => {
+    const k = `${s.id}\u0000${t.name}`;
+    results.set(k, [...(results.get(k) ?? []), m]);
+  };
+  for (let round = 0; round < rounds; round++) {
+    for (const s of scenarios) {
+      const lineup: Target[] = [one];
+      if (s.reference) lineup.push(reference);
+      if (two && (s.id === 'patch' || s.id === 'get')) lineup.push(two);
+      if (small && s.id === 'patch') lineup.push(small);
+      // Alternate who goes first, so neither always meets the warmer (or noisier) moment.
+      if (round % 2 === 1) lineup.reverse();
+      for (const t of lineup) {
+        // The baseline database holds fewer users: its PATCH picks among those.
+        const m = await measure(t, t === small && smallScenario ? smallScenario : s, authOf(t), load);
+        record(s, t, m);
+        log(`round ${round + 1} ${s.id.padEnd(10)} ${t.name.padEnd(22)} ${m.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`);
+      }
+    }
+  }
+
+  const rows: Row[] = [];
+  const get = (s: string, t: Target | undefined) => (t ? results.get(`${s}\u0000${t.name}`) : undefined);
+  for (const s of scenarios) {
+    const ref = get(s.id, reference);
+    const refMeasure = ref && combine(ref);
+    for (const t of [one, two, small, reference]) {
+      const ms = get(s.id, t);
+      if (!ms || !t) continue;
+      const m = combine(ms);
+      const vsRef = refMeasure && t !== reference;
+      rows.push({
+        scenario: s.title,
+        server: t.name,
+        measure: m,
+        ratio: vsRef ? m.requestsPerSecond / refMeasure.requestsPerSecond : undefined,
+        cpuRatio: vsRef && m.cpuPerRequest > 0 ? refMeasure.cpuPerRequest / m.cpuPerRequest : undefined,
+      });
+    }
+  }
+  const markdown = render(rows, scenarios, { one, two, small, reference, get }, (performance.now() - started) / 1000);
+  const out = args.out ?? join(resultsDir, mode.name === 'standard' ? 'latest.md' : `latest-${mode.name}.md`);
+  writeFileSync(out, markdown);
+  process.stdout.write(`${markdown}\nwritten to ${out}\n`);
+}
+
+async function detectOAuth(target: Target, databaseUrl: string): Promise<{ scenario: Scenario } | { skipped: string }> {
+  const res = await fetch(`${target.url}/oauth/token`, { method: 'POST' });
+  await res.arrayBuffer();
+  if (res.status === 404) return { skipped: 'POST /oauth/token does not exist in this tree' };
+  const client = await registerOAuthClient(databaseUrl);
+  if ('skipped' in client) return client;
+  return { scenario: oauthScenario(users, client.id, client.secret) };
+}
+
+type Lookup = { one: Target; two?: Target; small?: Target; reference: Target; get(s: string, t: Target | undefined): Measure[] | undefined };
+
+function render(rows: Row[], scenarios: Scenario[], l: Lookup, seconds: number): string {
+  const m = (s: string, t: Target | undefined) => {
+    const r = l.get(s, t);
+    return r ? combine(r) : undefined;
+  };
+  const list: Check[] = [];
+  const ratio = (what: string, s: string, wanted: number) => {
+    const a = m(s, l.one);
+    const b = m(s, l.reference);
+    if (!a || !b) return;
+    list.push({ what: `${what}`, target: `≥ ${wanted}× reference`, got: `${(a.requestsPerSecond / b.requestsPerSecond).toFixed(2)}×`, met: a.requestsPerSecond / b.requestsPerSecond >= wanted });
+    const cpu = b.cpuPerRequest / a.cpuPerRequest;
+    list.push({ what: `${what}, by CPU per request`, target: `≥ ${wanted}× reference`, got: `${cpu.toFixed(2)}×`, met: cpu >= wanted });
+  };
+  ratio('PATCH throughput', 'patch', 0.6);
+  ratio('GET throughput', 'get', 0.7);
+  const first = m('list-first', l.one);
+  const deep = m('list-deep', l.one);
+  // Mean latency: autocannon's percentiles are whole milliseconds, too coarse for a ratio of 1.2.
+  if (first && deep) {
+    list.push({ what: 'deep list page mean latency', target: '≤ 1.2× first page', got: `${(deep.mean / first.mean).toFixed(2)}× (${deep.mean.toFixed(2)} / ${first.mean.toFixed(2)} ms)`, met: deep.mean <= first.mean * 1.2 });
+  }
+  const peak = Math.max(...rows.filter((r) => r.server === l.one.name).map((r) => r.measure.peakRss));
+  list.push({ what: 'peak RSS under load (1 worker)', target: '≤ 200 MiB', got: `${mib(peak)} MiB`, met: peak <= 200 * 1024 * 1024 });
+  if (l.small) {
+    const big = m('patch', l.one);
+    const base = m('patch', l.small);
+    if (big && base) list.push({ what: `PATCH with ${users.toLocaleString('en')} users`, target: `≥ 0.9× with ${BASELINE_USERS.toLocaleString('en')}`, got: `${(big.requestsPerSecond / base.requestsPerSecond).toFixed(2)}×`, met: big.requestsPerSecond >= 0.9 * base.requestsPerSecond });
+  }
+  for (const s of ['patch', 'get']) {
+    const a = m(s, l.one);
+    const b = m(s, l.two);
+    if (a && b) list.push({ what: `${s.toUpperCase()} with 2 workers`, target: 'more than 1 worker (informative)', got: `${(b.requestsPerSecond / a.requestsPerSecond).toFixed(2)}×`, met: b.requestsPerSecond > a.requestsPerSecond });
+  }
+  return [
+    `# Roster benchmark (${mode.name})`,
+    '',
+    machine(),
+    `- users seeded: ${users.toLocaleString('en')}; ${rounds} round(s) of ${load.seconds} s per scenario and server, ${load.connections} connections, rounds alternating; whole run ${seconds.toFixed(0)} s`,
+    `- database: ${process.env.BENCH_DATABASE_URL ? 'PostgreSQL' : 'SQLite'} (reference server: SQLite)${process.env.BENCH_REDIS_URL ? '; rate limits in Redis' : ''}; API key rate limit ${BENCH_RATE_LIMIT.toLocaleString('en')}/min`,
+    `- scenarios: ${scenarios.map((s) => s.id).join(', ')}`,
+    '',
+    table(rows),
+    '',
+    checks(list),
+    '',
+  ].join('\n');
+}
+
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const t of targets.reverse()) await t.stop().catch(() => {});
+    for (const c of cleanups) await c().catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+// Interrupted, the servers it started and its databases go with it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the servers`);
+    cleanUp().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+} finally {
+  await cleanUp();
+}

@@ -1,0 +1,93 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { createClusterLimiter, answerLimitRequests } from './adapters/cluster-limiter.js';
+import { createMemoryLimiter } from './adapters/limiter.js';
+import type { RuntimeOptions } from './compose.js';
+import type { Config } from './config.js';
+import { openDatabase } from './store/database.js';
+import { migrateToLatest } from './store/migrate.js';
+
+/** WORKERS as a number of processes: `auto` (0) is one per core. */
+export function workerCount(config: Config): number {
+  return config.workers === 0 ? availableParallelism() : config.workers;
+}
+
+/** Whether this process should fork workers rather than serve. */
+export function isClusterPrimary(config: Config): boolean {
+  return cluster.isPrimary && workerCount(config) > 1;
+}
+
+/**
+ * What a worker's runtime differs in: the primary has migrated already, and without Redis its
+ * rate limits are checked by the primary, so that N workers still share one budget per key.
+ */
+export function workerRuntimeOptions(config: Config): RuntimeOptions {
+  if (!cluster.isWorker) return {};
+  return { migrate: false, limiter: config.redisUrl ? undefined : createClusterLimiter() };
+}
+
+// The primary has no Fastify logger: it writes lines of the same shape (pino's levels).
+function log(level: 30 | 40 | 50, msg: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
+}
+
+/**
+ * `roster serve` with WORKERS > 1: migrates once, then forks the workers, which share the port
+ * (node:cluster hands connections out in turn) and each open their own database connection. A
+ * worker that crashes after it started is replaced; one that cannot start stops the whole.
+ * SIGTERM or SIGINT stops every worker with grace, then the primary.
+ */
+export async function servePrimary(config: Config): Promise<void> {
+  const count = workerCount(config);
+  const database = openDatabase({ url: config.databaseUrl, poolSize: 1, statementTimeoutMs: config.databaseStatementTimeoutMs });
+  try {
+    await migrateToLatest(database);
+  } finally {
+    await database.close();
+  }
+  const limiter = createMemoryLimiter();
+  const live = new Set<Worker>();
+  let stopping = false;
+
+  await new Promise<void>((resolve) => {
+    const stopAll = () => {
+      for (const w of live) w.process.kill('SIGTERM');
+      if (live.size === 0) resolve();
+    };
+    const fork = () => {
+      const worker = cluster.fork();
+      let listening = false;
+      live.add(worker);
+      answerLimitRequests(worker, limiter);
+      worker.once('listening', () => {
+        listening = true;
+      });
+      worker.once('exit', (code, signal) => {
+        live.delete(worker);
+        if (stopping) {
+          if (live.size === 0) resolve();
+          return;
+        }
+        if (!listening) {
+          log(50, 'worker failed to start; stopping', { worker_pid: worker.process.pid, code, signal });
+          stopping = true;
+          process.exitCode = 1;
+          stopAll();
+          return;
+        }
+        log(40, 'worker exited; starting another', { worker_pid: worker.process.pid, code, signal });
+        fork();
+      });
+    };
+    for (let i = 0; i < count; i++) fork();
+    log(30, 'roster primary started', { workers: count, limits: config.redisUrl ? 'redis' : 'primary' });
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(30, 'shutting down workers', { signal });
+      stopAll();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,58 @@
+import type SQLite from 'better-sqlite3';
+import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver, type SqliteDialectConfig } from 'kysely';
+
+/**
+ * Kysely's SQLite dialect with two changes, both for the processes that share one file (the
+ * `roster serve` workers, the CLI beside the server):
+ *
+ * - Transactions begin IMMEDIATE, taking the write lock up front. A deferred BEGIN that reads and
+ *   then writes fails at once with SQLITE_BUSY when another process wrote in between (WAL cannot
+ *   upgrade a stale snapshot, and busy_timeout does not apply); IMMEDIATE waits its turn instead.
+ *   Every transaction here writes, so nothing is lost by taking the lock first.
+ * - Prepared statements are kept by their SQL text. Kysely prepares each query anew, which costs
+ *   more than running it; the texts are few (the query shapes of the store), and the cache is
+ *   bounded all the same. Reuse is safe: Kysely runs one query at a time on the connection.
+ */
+export function sqliteDialect(conn: SQLite.Database): SqliteDialect {
+  return new CachingSqliteDialect({ database: cachingStatements(conn) });
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+function cachingStatements(conn: SQLite.Database): SqliteDialectConfig['database'] {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = conn.prepare(sql);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+    close() {
+      statements.clear();
+      conn.close();
+    },
+  } as SqliteDialectConfig['database'];
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class CachingSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}

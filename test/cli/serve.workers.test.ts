@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openRuntime } from '../../src/compose.js';
+import { configWith } from '../../src/config.js';
+
+// `roster serve` with WORKERS=2, from the build (npm test builds first), as an operator runs it.
+const BIN = join(import.meta.dirname, '../../bin/roster.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One request on its own connection (no keep-alive), so that the cluster hands each to a worker in turn. */
+function send(port: number, method: string, path: string, key?: string, body?: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, seconds = 30): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('roster serve with WORKERS=2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-workers-'));
+  const databaseUrl = join(dir, 'roster.db');
+  let child: ChildProcess;
+  let port: number;
+  let key: string;
+  let limitedKey: string;
+  let limitedKeyId: string;
+  const lines: Record<string, any>[] = [];
+  const requestLines = (filter: (l: Record<string, any>) => boolean = () => true) => lines.filter((l) => l.msg === 'request' && filter(l));
+
+  before(async () => {
+    const runtime = await openRuntime(configWith({ databaseUrl }));
+    key = (await runtime.services.apiKeys.create({ name: 'workers', scopes: ['write'] })).secret;
+    const limited = await runtime.services.apiKeys.create({ name: 'limited', scopes: ['read'], rateLimitPerMinute: 5 });
+    limitedKey = limited.secret;
+    limitedKeyId = limited.id;
+    await runtime.close();
+    port = await freePort();
+    child = spawn(process.execPath, [BIN, 'serve'], {
+      env: { ...process.env, WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let partial = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop()!;
+      for (const p of parts) if (p.trim()) lines.push(JSON.parse(p));
+    });
+    await until('two workers listening', () => (lines.filter((l) => l.msg === 'roster listening').length === 2 ? true : undefined));
+  });
+
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers from two processes on one port', async () => {
+    const pids = await until('requests served by two processes', async () => {
+      await Promise.all(Array.from({ length: 4 }, () => send(port, 'GET', '/healthz')));
+      const seen = new Set(requestLines().map((l) => l.pid));
+      return seen.size === 2 ? seen : undefined;
+    });
+    assert.ok(!pids.has(child.pid), 'the primary only forks; the workers serve');
+  });
+
+  it('writes from both workers at once without a database error', async () => {
+    const created = await send(port, 'POST', '/v1/users', key, { email: `w-${Date.now()}@example.com`, username: `w${Date.now()}` });
+    assert.equal(created.status, 201);
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => send(port, 'PATCH', `/v1/users/${created.body.id}`, key, { first_name: `Name${i}` })));
+    assert.deepEqual(results.map((r) => r.status), Array(40).fill(200));
+    const writers = new Set(requestLines((l) => l.method === 'PATCH').map((l) => l.pid));
+    assert.equal(writers.size, 2, 'both workers took PATCH requests');
+    const final = await send(port, 'GET', `/v1/users/${created.body.id}`, key);
+    assert.match(final.body.first_name, /^Name\d+$/);
+  });
+
+  it('keeps one rate-limit budget per key across the workers', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await send(port, 'GET', '/v1/users', limitedKey)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    const servedBy = new Set(requestLines((l) => l.credential === limitedKeyId).map((l) => l.pid));
+    assert.equal(servedBy.size, 2, 'the requests were spread over both workers');
+  });
+
+  it('stops the primary and every worker on SIGTERM', async () => {
+    const workers = [...new Set(requestLines().map((l) => l.pid as number))];
+    assert.equal(workers.length, 2);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    await until('workers gone', () => (workers.every((pid) => !alive(pid)) ? true : undefined));
+  });
+});
