@@ -4,7 +4,7 @@ import type { Limiter } from './adapters/limiter.js';
 import type { Config } from './config.js';
 import { accessLog } from './http/access-log.js';
 import { authenticate, authorize } from './http/auth.js';
-import { errorHandler } from './http/errors.js';
+import { errorHandler, frameworkErrorHandler } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
@@ -53,12 +53,15 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler(config.roles));
   app.setErrorHandler(errorHandler(config.roles));
   // PATCH bodies may be labelled as what they are: a JSON Merge Patch (RFC 7396).
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+  // Fastify reads text/plain by default; this API takes JSON only, so such a body is a 415.
+  app.removeContentTypeParser('text/plain');
 
   const metrics = createMetrics();
   app.addHook('onRequest', responseHeaders);

@@ -41,3 +41,14 @@ export function errorHandler(roles: readonly string[]) {
     return sendError(reply, new AppError('internal_error', `Internal error; reference ${request.id}`));
   };
 }
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router cannot take apart (broken percent-encoding, a
+ * path parameter over `maxParamLength`) is answered here, before any hook has run, so this sets
+ * the request id itself and answers in the contract's body instead of Fastify's own.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id);
+  const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : 'Malformed URL encoding';
+  return sendError(reply, validationError({ path: [why] }));
+}
