@@ -55,7 +55,7 @@ let postgresProbe: Promise<string | null> | undefined;
 /** Null when PostgreSQL answers, else why not. */
 export function postgresUnavailable(): Promise<string | null> {
   postgresProbe ??= (async () => {
-    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 10_000 });
     try {
       await c.connect();
       await c.query('select 1');
