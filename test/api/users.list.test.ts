@@ -147,6 +147,14 @@ await describeEachBackend('GET /v1/users', (backend) => {
       assert.deepEqual(await ids({ q: tag, created_before: '2022-06-01T07:00:01-05:00' }), [alpha, beta, gamma]);
     });
 
+    it('created_after/before: instants that fall past year 9999 in UTC', async () => {
+      // Valid RFC 3339 times whose UTC instant, rounded to the second, is in year 10000.
+      assert.deepEqual(await ids({ q: tag, created_after: '9999-12-31T23:59:59.5Z' }), []);
+      assert.deepEqual(await ids({ q: tag, created_after: '9999-12-31T23:00:00-05:00' }), []);
+      assert.deepEqual(await ids({ q: tag, created_before: '9999-12-31T23:00:00-05:00' }), [alpha, beta, gamma]);
+      assert.deepEqual(await ids({ q: tag, created_before: '9999-12-31T23:59:59Z' }), [alpha, beta, gamma]);
+    });
+
     it('rejects dates that are not RFC 3339', async () => {
       for (const value of ['yesterday', '2021-01-01', '2021-13-01T00:00:00Z', '1609459200']) {
         const res = await api.get(`/v1/users?created_after=${encodeURIComponent(value)}`);
