@@ -56,7 +56,6 @@ function toStoredInstant(field: string, value: string): string {
   return new Date(rounded).toISOString().replace('.000Z', 'Z');
 }
 
-
 function metadataTooLarge(metadata: unknown): boolean {
   return Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES;
 }

@@ -187,6 +187,18 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
       assert.ok(!res.text.includes('FST_'), 'no framework internals');
     });
 
+    it('logs one access line for each, like any other request', async () => {
+      for (const [id, path] of [['bad-encoding', '/v1/users/%E0%A4%A'], ['overlong', `/v1/users/usr_${'a'.repeat(300)}`]]) {
+        const requestId = `${id}-${Math.random().toString(36).slice(2)}`;
+        const res = await call(server.url, 'GET', path, { key: readKey, headers: { 'x-request-id': requestId } });
+        assert.equal(res.headers.get('x-request-id'), requestId);
+        const lines = server.logs.filter((l) => l.request_id === requestId && l.msg === 'request');
+        assert.equal(lines.length, 1, `${id}: ${JSON.stringify(lines)}`);
+        assert.equal(lines[0].status, 400);
+        assert.equal(lines[0].method, 'GET');
+      }
+    });
+
     it('answers an overlong path parameter', async () => {
       const res = await call(server.url, 'GET', `/v1/users/usr_${'a'.repeat(300)}`, { key: readKey });
       assertErrorBody(res, 400, 'validation_error');
