@@ -44,6 +44,9 @@ const pythonProbe = spawnSync('python3', ['-c', 'import requests'], { encoding: 
 const pythonMissing =
   pythonProbe.error !== undefined ? `python3 is not installed (${pythonProbe.error.message})` : pythonProbe.status !== 0 ? `python3 cannot import requests: ${pythonProbe.stderr.trim().split('\n').pop()}` : null;
 if (pythonMissing) console.log(`# skipping the seed's Python example: ${pythonMissing}`);
+const curlProbe = spawnSync('curl', ['--version'], { encoding: 'utf8' });
+const curlMissing = curlProbe.error !== undefined || curlProbe.status !== 0 ? `curl is not installed (${curlProbe.error?.message ?? curlProbe.stderr})` : null;
+if (curlMissing) console.log(`# skipping the seed's cURL example: ${curlMissing}`);
 
 it('the seed copy in test/fixtures matches the seed page', { skip: existsSync(SEED_ORIGINAL) ? false : `${SEED_ORIGINAL} is not on this machine` }, () => {
   assert.equal(seed, readFileSync(SEED_ORIGINAL, 'utf8'));
@@ -116,7 +119,7 @@ await describeEachBackend("the seed's own examples, run as written against the l
     assert.deepEqual(res409.body, conflict);
   });
 
-  it('the cURL command', async () => {
+  it('the cURL command', { skip: curlMissing ?? false }, async () => {
     await freeSeedEmail();
     const user = await createUser();
     const command = localize(block('### Using cURL', 'bash'), user.id);
