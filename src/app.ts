@@ -11,6 +11,7 @@ import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
 import { requestIdOf } from './http/request-id.js';
 import { responseHeaders } from './http/response-headers.js';
+import { rejectUnstorableText } from './http/text-safety.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
 import { type ReadinessCheck, operationsRoutes } from './routes/operations.js';
@@ -68,6 +69,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.addHook('onRequest', authenticate({ authenticator: services.authenticator, limiter: services.limiter, failuresPerMinute: config.authFailuresPerMinute }));
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
   app.addHook('onRequest', authorize);
+  app.addHook('preValidation', rejectUnstorableText);
   app.addHook('onResponse', accessLog);
   app.addHook('onResponse', metrics.observe);
 

@@ -180,6 +180,37 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
     });
   });
 
+  describe('400 validation_error for text no database can store', () => {
+    // U+0000 cannot be stored in PostgreSQL text or jsonb, and UTF-8 cannot encode an unpaired
+    // surrogate: such input is refused, never a 500 and never silently altered.
+    const json = (body: string) => ({ rawBody: body, headers: { 'content-type': 'application/json' } });
+    const name = () => uniqueUser().username;
+    const cases: [string, () => Promise<ApiResponse>, string][] = [
+      ['a NUL in a metadata value', () => api.post('/v1/users', json(`{"email":"${uniqueUser().email}","username":"${name()}","metadata":{"a":"x\\u0000y"}}`)), 'metadata'],
+      ['a NUL in a metadata key', () => api.post('/v1/users', json(`{"email":"${uniqueUser().email}","username":"${name()}","metadata":{"deep":[{"k\\u0000":1}]}}`)), 'metadata'],
+      ['an unpaired surrogate in metadata', () => api.post('/v1/users', json(`{"email":"${uniqueUser().email}","username":"${name()}","metadata":{"a":"\\ud800"}}`)), 'metadata'],
+      ['an unpaired surrogate in a name', () => api.post('/v1/users', json(`{"email":"${uniqueUser().email}","username":"${name()}","first_name":"x\\udc00"}`)), 'first_name'],
+      ['a NUL in a PATCHed metadata', () => api.patch('/v1/users/usr_aaaaaaaaaaaa', json('{"metadata":{"a":"\\u0000"}}')), 'metadata'],
+      ['a NUL in q', () => api.get('/v1/users?q=a%00'), 'q'],
+      ['a NUL in the email filter', () => api.get('/v1/users?email=%00'), 'email'],
+      ['a NUL in the user id', () => api.get('/v1/users/usr_%00'), 'user_id'],
+    ];
+    for (const [what, send, field] of cases) {
+      it(`refuses ${what}`, async () => {
+        const res = await send();
+        assertErrorBody(res, 400, 'validation_error');
+        assert.ok(res.body.details[field], `${field} named: ${res.text}`);
+      });
+    }
+
+    it('still takes paired surrogates (emoji) and every other character', async () => {
+      const res = await api.post('/v1/users', { body: { ...uniqueUser(), first_name: 'Zoë 🎉', metadata: { note: 'tab\tand 😀', '🔑': ['ok'] } } });
+      assert.equal(res.status, 201, res.text);
+      assert.equal(res.body.first_name, 'Zoë 🎉');
+      assert.deepEqual(res.body.metadata, { note: 'tab\tand 😀', '🔑': ['ok'] });
+    });
+  });
+
   describe('400 validation_error for a malformed URL, in the same body', () => {
     it('answers a path with broken percent-encoding', async () => {
       const res = await call(server.url, 'GET', '/v1/users/%E0%A4%A', { key: readKey });
