@@ -72,7 +72,7 @@ await describeEachBackend('roster keys, against the database of a running server
     assert.equal(res.headers.get('x-ratelimit-limit'), '7');
   });
 
-  it('list shows every active key, in JSON and as text, never a secret', async () => {
+  it('list shows every active key, in JSON and as text, never a secret', onceOnly, async () => {
     const key = await create('--name', 'listed', '--scopes', 'admin');
     const json = await runRoster(['keys', 'list', '--json'], { env });
     assertOk(json);
@@ -130,11 +130,9 @@ describe('roster keys: invalid input', () => {
 
   const cases: [string, string[], RegExp][] = [
     ['an unknown scope', ['create', '--name', 'x', '--scopes', 'read,root'], /scope/],
-    ['no name', ['create', '--scopes', 'read'], /--name/],
     ['a bad --expires-in', ['create', '--name', 'x', '--scopes', 'read', '--expires-in', 'soon'], /--expires-in/],
     ['a negative --expires-in', ['create', '--name', 'x', '--scopes', 'read', '--expires-in', '-5m'], /expires-in/],
     ['a zero --rate-limit', ['create', '--name', 'x', '--scopes', 'read', '--rate-limit', '0'], /--rate-limit/],
-    ['an unknown flag', ['create', '--name', 'x', '--scopes', 'read', '--colour', 'red'], /colour/],
     ['a bad setting flag', ['list', '--log-level', 'loud'], /LOG_LEVEL/],
   ];
 
