@@ -94,6 +94,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.setErrorHandler(errorHandler(config.roles));
   // PATCH bodies may be labelled as what they are: a JSON Merge Patch (RFC 7396).
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+  // Fastify reads text/plain by default; this API takes JSON only, so such a body is a 415.
+  app.removeContentTypeParser('text/plain');
 
   const metrics = createMetrics();
   app.addHook('onRequest', responseHeaders);

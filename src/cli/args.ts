@@ -14,7 +14,8 @@ export function parseCommand<O extends Options>(argv: string[], own: O, position
   try {
     parsed = parseArgs({ args: argv, options: { ...settingFlags, ...own }, allowPositionals: positionals > 0, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // Node's messages may span lines (a hint follows); a usage error is one line.
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' '));
   }
   if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument: ${parsed.positionals[positionals]}`);
   const flags: Partial<Record<SettingName, string>> = {};

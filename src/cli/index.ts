@@ -1,5 +1,4 @@
 import { AppError } from '../errors.js';
-import { serve } from '../main.js';
 import { openDatabase } from '../store/database.js';
 import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
 import { ConfigError, UsageError, parseCommand } from './args.js';
@@ -36,9 +35,13 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'serve':
-        await serve(parseCommand(rest, {}).config);
+      case 'serve': {
+        const { config } = parseCommand(rest, {});
+        // The HTTP stack is loaded only to serve: `keys` and `migrate` start faster without it.
+        const { serve } = await import('../main.js');
+        await serve(config);
         return 0;
+      }
       case 'keys':
         return await keysCommand(rest);
       case 'clients':

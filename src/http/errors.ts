@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, VALIDATION_MESSAGE, validationError } from '../errors.js';
+import { accessLog } from './access-log.js';
 import { validationDetails } from './validation.js';
 
 function bodyOf(err: AppError): Record<string, unknown> {
@@ -79,12 +80,15 @@ export function errorHandler(roles: readonly string[]) {
 }
 
 /**
- * Fastify's `frameworkErrors`: a path with broken percent-encoding, or a path parameter longer
- * than the router accepts, is answered before any hook runs; it still gets the contract's body
- * and the headers every response carries.
+ * Fastify's `frameworkErrors`: a URL the router cannot take apart (broken percent-encoding, a
+ * path parameter over `maxParamLength`) is answered here, before any hook has run, so this sets
+ * the request id itself and answers in the contract's body instead of Fastify's own.
  */
 export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
-  const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed percent-encoding in the path';
-  return sendError(reply, validationError({ path: [why] }));
+  const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : 'Malformed URL encoding';
+  sendError(reply, validationError({ path: [why] }));
+  // No onResponse hook runs for these requests either: their access line is written here.
+  void accessLog(request, reply);
+  return reply;
 }

@@ -49,11 +49,17 @@ function decodeCursor(cursor: string): number {
   return Number(match[1]);
 }
 
+const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
 /** RFC 3339 instant → stored form; fractions round up, so `>=` and `<` stay exact on whole-second data. */
 function toStoredInstant(field: string, value: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw validationError({ [field]: ['Must be an RFC 3339 date-time'] });
-  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const rounded = Math.ceil(ms / 1000) * 1000;
+  // An offset or a fraction can put a valid RFC 3339 time in year 10000, which toISOString writes
+  // as "+010000-…" and which would sort before every stored time; this sorts after all of them.
+  if (rounded > LAST_INSTANT_MS) return '9999-12-31T23:59:60Z';
+  return new Date(rounded).toISOString().replace('.000Z', 'Z');
 }
 
 function metadataTooLarge(metadata: unknown): boolean {

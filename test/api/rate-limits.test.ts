@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { describeEachBackend } from '../helpers/backends.js';
+import { type ApiResponse, type Client, call, uniqueUser } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+
+const LIMIT = 5;
+const AUTH_FAILURES = 3;
+
+function assertRateHeaders(res: ApiResponse, limit: number): { remaining: number; reset: number } {
+  const l = res.headers.get('x-ratelimit-limit');
+  const r = res.headers.get('x-ratelimit-remaining');
+  const s = res.headers.get('x-ratelimit-reset');
+  assert.equal(l, String(limit), `X-RateLimit-Limit on ${res.status}`);
+  assert.match(r ?? '', /^\d+$/);
+  assert.match(s ?? '', /^\d{10}$/, 'Unix seconds');
+  const now = Date.now() / 1000;
+  assert.ok(Number(s) >= Math.floor(now) && Number(s) <= now + 61, `reset ${s} within the minute`);
+  return { remaining: Number(r), reset: Number(s) };
+}
+
+/** GET from a chosen loopback address: the whole of 127.0.0.0/8 reaches a server on 127.0.0.1. */
+function getFrom(localAddress: string, url: string, key: string): Promise<{ status: number; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { localAddress, headers: { authorization: `Bearer ${key}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+await describeEachBackend('rate limits', (backend) => {
+  describe('per credential', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({ backend, config: { rateLimitPerMinute: LIMIT } });
+    });
+    after(() => server.stop());
+
+    it('reports X-RateLimit-* on every authenticated response, whatever its status', async () => {
+      const writer = server.client(await server.mintKey(['write']));
+      const responses = [
+        await writer.post('/v1/users', { body: uniqueUser() }),
+        await writer.get('/v1/users/usr_000000000000'),
+        await writer.post('/v1/users', { body: { email: 'bad' } }),
+        await writer.get('/v1/api-keys'),
+      ];
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [201, 404, 400, 403],
+      );
+      const remaining = responses.map((r) => assertRateHeaders(r, LIMIT).remaining);
+      assert.deepEqual(remaining, [4, 3, 2, 1], 'each request spends one');
+    });
+
+    it('answers 429 rate_limit_exceeded with Retry-After past the limit', async () => {
+      const reader = server.client(await server.mintKey(['read']));
+      for (let i = 0; i < LIMIT; i++) assert.equal((await reader.get('/v1/users')).status, 200);
+      const res = await reader.get('/v1/users');
+      assert.equal(res.status, 429);
+      assert.deepEqual(Object.keys(res.body).sort(), ['error', 'message']);
+      assert.equal(res.body.error, 'rate_limit_exceeded');
+      const retryAfter = res.headers.get('retry-after');
+      assert.match(retryAfter ?? '', /^\d+$/);
+      // Whole seconds, rounded up: at most the window plus the rounding, and in step with X-RateLimit-Reset.
+      const nowSeconds = Date.now() / 1000;
+      assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 61, `Retry-After: ${retryAfter}`);
+      assert.ok(Math.abs(Number(res.headers.get('x-ratelimit-reset')) - nowSeconds - Number(retryAfter)) <= 2, 'Retry-After points at the reset');
+      const { remaining, reset } = assertRateHeaders(res, LIMIT);
+      assert.equal(remaining, 0);
+      assert.ok(reset >= Math.floor(Date.now() / 1000));
+      // A write is refused as well, and does not happen.
+      const writerOverLimit = await reader.post('/v1/users', { body: uniqueUser() });
+      assert.equal(writerOverLimit.status, 429);
+    });
+
+    it('keeps one budget per credential', async () => {
+      const a = server.client(await server.mintKey(['read']));
+      const b = server.client(await server.mintKey(['read']));
+      for (let i = 0; i < LIMIT; i++) await a.get('/v1/users');
+      assert.equal((await a.get('/v1/users')).status, 429);
+      const fresh = await b.get('/v1/users');
+      assert.equal(fresh.status, 200);
+      assert.equal(assertRateHeaders(fresh, LIMIT).remaining, LIMIT - 1);
+    });
+
+    it('does not count or label public endpoints', async () => {
+      for (let i = 0; i < LIMIT + 2; i++) {
+        const res = await call(server.url, 'GET', '/healthz');
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('x-ratelimit-limit'), null);
+      }
+    });
+  });
+
+  describe('failed authentication, per client address', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({ backend, config: { authFailuresPerMinute: AUTH_FAILURES } });
+    });
+    after(() => server.stop());
+
+    it('answers 429 with Retry-After after AUTH_FAILURES_PER_MINUTE failures from one address, and only there', async () => {
+      const bad = `rk_aaaaaaaaaaaa_${'b'.repeat(43)}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < AUTH_FAILURES; i++) statuses.push((await getFrom('127.0.0.1', `${server.url}/v1/users`, bad)).status);
+      assert.deepEqual(statuses, [401, 401, 401]);
+      const limited = await call(server.url, 'GET', '/v1/users', { key: bad });
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.error, 'rate_limit_exceeded');
+      assert.match(limited.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      const guess = await call(server.url, 'GET', '/v1/users', { key: `rk_bbbbbbbbbbbb_${'c'.repeat(43)}` });
+      assert.equal(guess.status, 429, 'further guesses are not even checked');
+
+      // Another address still has its own budget.
+      const elsewhere = await getFrom('127.0.0.2', `${server.url}/v1/users`, bad);
+      assert.equal(elsewhere.status, 401);
+      const good = await server.mintKey(['read']);
+      assert.equal((await getFrom('127.0.0.2', `${server.url}/v1/users`, good)).status, 200);
+    });
+  });
+});

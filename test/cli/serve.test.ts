@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { call, uniqueUser } from '../helpers/client.js';
+import { runRoster, spawnRoster } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** The JSON lines a process wrote so far; every line must be one. */
+function jsonLines(text: string): Record<string, any>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        throw new Error(`not a JSON log line: ${l}`);
+      }
+    });
+}
+
+describe('roster serve', () => {
+  let cwd: string;
+  before(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'roster-serve-'));
+  });
+  after(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it('creates ./data/roster.db, serves, logs one JSON line per request, and drains on SIGTERM', async () => {
+    // PORT=0 picks a free port (8080 may be in use on a shared machine); everything else is the default.
+    const server = spawnRoster(['serve'], { cwd, env: { PORT: '0' } });
+    try {
+      const url = await waitFor(
+        'the server to listen',
+        async () => {
+          if (server.child.exitCode !== null) throw new Error(`exited: ${server.out.stderr}`);
+          return jsonLines(server.out.stdout).find((l) => l.msg === 'roster listening')?.url as string | undefined;
+        },
+        60_000,
+      );
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'listens on 127.0.0.1 by default');
+      assert.ok(existsSync(join(cwd, 'data', 'roster.db')), './data/roster.db is created, with its folder');
+
+      const health = await call(url, 'GET', '/healthz', { headers: { 'x-request-id': 'serve-health' } });
+      assert.equal(health.status, 200);
+      assert.deepEqual(health.body, { status: 'ok' });
+
+      // A key minted by the CLI, in the same folder, against the same default database.
+      const minted = await runRoster(['keys', 'create', '--name', 'serve-test', '--scopes', 'write', '--json'], { cwd });
+      assert.equal(minted.code, 0, minted.stderr);
+      const key = JSON.parse(minted.stdout);
+      const badSecret = `rk_${key.id.slice(4)}_${'Z'.repeat(43)}`;
+
+      const created = await call(url, 'POST', '/v1/users', { key: key.secret, body: uniqueUser(), headers: { 'x-request-id': 'serve-create' } });
+      assert.equal(created.status, 201, created.text);
+      const missing = await call(url, 'GET', '/v1/users/usr_000000000000?email=secret%40example.com', { key: key.secret, headers: { 'x-request-id': 'serve-missing' } });
+      assert.equal(missing.status, 404);
+      const refused = await call(url, 'GET', '/v1/users', { key: badSecret, headers: { 'x-request-id': 'serve-refused' } });
+      assert.equal(refused.status, 401);
+
+      // A request in flight when SIGTERM arrives: the server has parsed its headers (its
+      // "100 Continue" says so) but not yet received its body.
+      const body = JSON.stringify(uniqueUser());
+      let inFlightStatus = 0;
+      const inFlight = new Promise<void>((resolve, reject) => {
+        const req = httpRequest(
+          `${url}/v1/users`,
+          {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${key.secret}`,
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              'x-request-id': 'serve-inflight',
+              expect: '100-continue',
+            },
+          },
+          (res) => {
+            inFlightStatus = res.statusCode ?? 0;
+            res.resume();
+            res.on('end', resolve);
+          },
+        );
+        req.on('error', reject);
+        req.on('continue', () => {
+          server.child.kill('SIGTERM');
+          waitFor('shutdown to begin', async () => (jsonLines(server.out.stdout).some((l) => l.msg === 'shutting down') ? true : undefined), 30_000).then(
+            () => req.end(body),
+            reject,
+          );
+        });
+        req.flushHeaders();
+      });
+      await inFlight;
+      assert.equal(inFlightStatus, 201, 'the request in flight completes');
+
+      const exit = await server.done;
+      assert.equal(exit.code, 0, `clean exit; stderr: ${exit.stderr}`);
+      assert.equal(exit.stderr, '');
+
+      const lines = jsonLines(exit.stdout);
+      const requestLines = lines.filter((l) => l.msg === 'request');
+      const expected: Record<string, { method: string; route: string | null; status: number; credential: string | null }> = {
+        'serve-health': { method: 'GET', route: '/healthz', status: 200, credential: null },
+        'serve-create': { method: 'POST', route: '/v1/users', status: 201, credential: key.id },
+        'serve-missing': { method: 'GET', route: '/v1/users/:user_id', status: 404, credential: key.id },
+        'serve-refused': { method: 'GET', route: '/v1/users', status: 401, credential: null },
+        'serve-inflight': { method: 'POST', route: '/v1/users', status: 201, credential: key.id },
+      };
+      for (const [id, want] of Object.entries(expected)) {
+        const mine = requestLines.filter((l) => l.request_id === id);
+        assert.equal(mine.length, 1, `one line for ${id}`);
+        const l = mine[0];
+        assert.deepEqual({ method: l.method, route: l.route, status: l.status, credential: l.credential }, want, id);
+        assert.equal(typeof l.latency_ms, 'number');
+        assert.ok(l.latency_ms >= 0);
+      }
+      const all = exit.stdout;
+      for (const secret of [key.secret, key.secret.slice(-43), badSecret.slice(-43)]) assert.ok(!all.includes(secret), 'no secret in the log');
+      assert.ok(!/authorization/i.test(all), 'no Authorization header in the log');
+      assert.ok(!all.includes('secret@example.com'), 'no query string in the log');
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    }
+  });
+
+  const invalid: [string, Record<string, string>, string[], RegExp][] = [
+    ['PORT=abc', { PORT: 'abc' }, [], /\bPORT\b/],
+    ['PORT=70000', { PORT: '70000' }, [], /\bPORT\b/],
+    ['--port abc', {}, ['--port', 'abc'], /\bPORT\b/],
+    ['ROLES with a bad name', { ROLES: 'admin,Bad Name' }, [], /\bROLES\b/],
+    ['DEFAULT_ROLE not in ROLES', { ROLES: 'owner,guest', DEFAULT_ROLE: 'member' }, [], /\bDEFAULT_ROLE\b/],
+    ['LOG_LEVEL=loud', { LOG_LEVEL: 'loud' }, [], /\bLOG_LEVEL\b/],
+    ['RATE_LIMIT_PER_MINUTE=0', { RATE_LIMIT_PER_MINUTE: '0' }, [], /\bRATE_LIMIT_PER_MINUTE\b/],
+  ];
+
+  it('refuses an invalid setting with one stderr line naming it, before touching any data', async () => {
+    const dirs = invalid.map(() => mkdtempSync(join(tmpdir(), 'roster-badcfg-')));
+    try {
+      const results = await Promise.all(invalid.map(([, env, args], i) => runRoster(['serve', ...args], { cwd: dirs[i], env })));
+      for (const [i, r] of results.entries()) {
+        const [what, , , names] = invalid[i];
+        assert.notEqual(r.code, 0, what);
+        const lines = r.stderr.trimEnd().split('\n');
+        assert.equal(lines.length, 1, `${what}: one line, got ${JSON.stringify(r.stderr)}`);
+        assert.match(lines[0], names, what);
+        assert.ok(!existsSync(join(dirs[i], 'data')), `${what}: no database created`);
+      }
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
