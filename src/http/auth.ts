@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Limiter } from '../adapters/limiter.js';
+import { hashSecret } from '../adapters/secrets.js';
 import { AppError } from '../errors.js';
 import { type Authenticator, type Principal, type RequestContext, type Scope, insufficientScope } from '../services/auth.js';
 
@@ -15,6 +16,26 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer +([\x21-\x7e]{1,4096})$/i;
 const FAILURE_WINDOW_SECONDS = 60;
+/** How long, and for how many credentials, a success is remembered (by hash, never the secret). */
+const RECENTLY_VALID_MS = 10 * 60_000;
+const RECENTLY_VALID_MAX = 10_000;
+
+/** A bounded set of strings that each expire `ttlMs` after they were last added. */
+function createRecentSet(ttlMs: number, max: number) {
+  const expiries = new Map<string, number>();
+  return {
+    has(key: string): boolean {
+      const expiry = expiries.get(key);
+      return expiry !== undefined && expiry > Date.now();
+    },
+    add(key: string): void {
+      // Re-inserted so that the Map's order stays oldest first, for eviction.
+      expiries.delete(key);
+      expiries.set(key, Date.now() + ttlMs);
+      if (expiries.size > max) expiries.delete(expiries.keys().next().value as string);
+    },
+  };
+}
 
 function unauthorized(message: string, invalidToken: boolean): AppError {
   const challenge = invalidToken ? `Bearer realm="roster", error="invalid_token", error_description="${message}"` : 'Bearer realm="roster"';
@@ -33,22 +54,26 @@ interface AuthOptions {
  * attempts are limited per client address, against guessing.
  */
 export function authenticate({ authenticator, limiter, failuresPerMinute }: AuthOptions) {
+  const recentlyValid = createRecentSet(RECENTLY_VALID_MS, RECENTLY_VALID_MAX);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!request.routeOptions.config.scope) return;
     const header = request.headers.authorization;
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>', false);
+    const match = BEARER.exec(header);
     const failureKey = `auth-failures:${request.ip}`;
     const budget = await limiter.peek(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
-    if (!budget.allowed) {
+    // Over the budget, only credentials that worked recently are still checked: guessing stays
+    // blocked, while the valid clients behind a shared address (NAT, proxy) keep working.
+    if (!budget.allowed && !(match && recentlyValid.has(hashSecret(match[1])))) {
       const retryAfter = Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
       throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(retryAfter) });
     }
-    const match = BEARER.exec(header);
     const principal = match ? await authenticator.authenticate(match[1]) : null;
     if (!principal) {
       await limiter.consume(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
       throw unauthorized(match ? 'Invalid, expired or revoked credential' : 'Malformed Authorization header: expected Bearer <credential>', true);
     }
+    recentlyValid.add(hashSecret(match![1]));
     request.principal = principal;
   };
 }

@@ -121,5 +121,19 @@ await describeEachBackend('rate limits', (backend) => {
       const good = await server.mintKey(['read']);
       assert.equal((await getFrom('127.0.0.2', `${server.url}/v1/users`, good)).status, 200);
     });
+
+    it('keeps serving credentials that recently succeeded from an address over its failure budget', async () => {
+      // Clients behind one address (a NAT, a proxy) share its failure budget: a flood of bad
+      // attempts must not lock out a client whose key was already working there.
+      const working = await server.mintKey(['read']);
+      assert.equal((await getFrom('127.0.0.3', `${server.url}/v1/users`, working)).status, 200);
+      const bad = `rk_cccccccccccc_${'d'.repeat(43)}`;
+      for (let i = 0; i < AUTH_FAILURES; i++) assert.equal((await getFrom('127.0.0.3', `${server.url}/v1/users`, bad)).status, 401);
+      assert.equal((await getFrom('127.0.0.3', `${server.url}/v1/users`, bad)).status, 429);
+      assert.equal((await getFrom('127.0.0.3', `${server.url}/v1/users`, working)).status, 200, 'the working key still works');
+      // A credential not seen working recently is not even checked: guessing stays blocked.
+      const unseen = await server.mintKey(['read']);
+      assert.equal((await getFrom('127.0.0.3', `${server.url}/v1/users`, unseen)).status, 429);
+    });
   });
 });
