@@ -48,7 +48,7 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
   const { pollIntervalMs, ...tuning } = options.webhooks ?? {};
   const engine = createDeliveryEngine({ store: runtime.store, config, tuning });
   const webhookWorker = startWebhookWorker({ engine, pollIntervalMs, onError: (err) => app.log.warn({ err }, 'webhook delivery failed') });
-  const stopWaking = runtime.store.onCommit(webhookWorker.wake);
+  const stopWaking = runtime.store.onCommit('webhook_deliveries_queued', webhookWorker.wake);
   const idempotencyCleanup = startIdempotencyCleanup({ idempotency: runtime.services.idempotency, onError: (err) => app.log.warn({ err }, 'idempotency cleanup failed') });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

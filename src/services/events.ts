@@ -4,7 +4,7 @@ import { notFound, userNotFound, validationError } from '../errors.js';
 import type { Event } from '../schemas/events.js';
 import type { User } from '../schemas/users.js';
 import type { EventFilter, EventType, StoredEvent } from '../store/events.js';
-import type { Repositories, Store } from '../store/index.js';
+import type { Repositories, Store, TransactionRepositories } from '../store/index.js';
 import type { StoredUser } from '../store/users.js';
 import type { RequestContext } from './auth.js';
 import { erasePersonalData } from './event-erasure.js';
@@ -22,7 +22,7 @@ export function publicUser(user: StoredUser): User {
  * delivery per subscribed webhook endpoint is queued (the outbox): a crash after the commit
  * loses no delivery, and a rollback sends none.
  */
-export async function recordEvent(tx: Repositories, type: EventType, userId: string, ctx: RequestContext, data: Record<string, unknown>): Promise<void> {
+export async function recordEvent(tx: TransactionRepositories, type: EventType, userId: string, ctx: RequestContext, data: Record<string, unknown>): Promise<void> {
   const id = randomId('evt_', 16);
   const createdAt = nowIso();
   await tx.events.append({
@@ -36,10 +36,12 @@ export async function recordEvent(tx: Repositories, type: EventType, userId: str
     createdAt,
   });
   const endpoints = await tx.webhookEndpoints.subscribedTo(type);
+  if (endpoints.length === 0) return;
   const nowMs = Date.now();
   await tx.webhookDeliveries.enqueue(
     endpoints.map((e) => ({ id: randomId('dlv_', 16), endpointId: e.id, eventId: id, eventType: type, userId, createdAt, nowMs })),
   );
+  tx.afterCommit('webhook_deliveries_queued');
 }
 
 /** Erases the personal values in every event of a user; called in the transaction deleting it. */

@@ -174,6 +174,7 @@ export function createWebhookService({ store, config }: Deps) {
         if (!current) throw notFound('Delivery not found');
         const row = await tx.webhookDeliveries.requeue(id, deliveryId, Date.now());
         if (!row) throw new AppError('conflict', 'Delivery is already pending');
+        tx.afterCommit('webhook_deliveries_queued');
         return row;
       });
       return toWireDelivery(requeued);

@@ -30,25 +30,36 @@ function bind(db: Kysely<Tables>, database: Database) {
 /** The repositories, each bound to one connection or transaction. */
 export type Repositories = ReturnType<typeof bind>;
 
+/** What a committed transaction may announce to the rest of the process. */
+export type CommitSignal = 'webhook_deliveries_queued';
+
+export interface TransactionRepositories extends Repositories {
+  /** Sends `signal` once this transaction has committed; nothing if it rolls back. */
+  afterCommit(signal: CommitSignal): void;
+}
+
 /**
  * The store services use. Inside `transaction`, the callback gets repositories bound to that
  * transaction, so a write cannot slip outside it by passing the wrong handle.
  */
 export function createStore(database: Database) {
-  // Told after every commit (never inside the transaction), e.g. to wake the webhook worker.
-  const commitListeners = new Set<() => void>();
+  // Told after the commits that announce their signal (never inside the transaction): a commit
+  // that queued no webhook delivery wakes nobody, so plain writes cost no extra query.
+  const listeners = new Map<CommitSignal, Set<() => void>>();
   return {
     ...bind(database.db, database),
     dialect: database.dialect,
-    async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      const result = await database.db.transaction().execute((trx) => fn(bind(trx, database)));
-      for (const listener of commitListeners) listener();
+    async transaction<T>(fn: (tx: TransactionRepositories) => Promise<T>): Promise<T> {
+      const signals = new Set<CommitSignal>();
+      const result = await database.db.transaction().execute((trx) => fn({ ...bind(trx, database), afterCommit: (signal) => signals.add(signal) }));
+      for (const signal of signals) for (const listener of listeners.get(signal) ?? []) listener();
       return result;
     },
-    /** Calls `listener` after each committed transaction; returns the function that stops it. */
-    onCommit(listener: () => void): () => void {
-      commitListeners.add(listener);
-      return () => commitListeners.delete(listener);
+    /** Calls `listener` after each commit that announced `signal`; returns the function that stops it. */
+    onCommit(signal: CommitSignal, listener: () => void): () => void {
+      const set = listeners.get(signal) ?? new Set();
+      listeners.set(signal, set.add(listener));
+      return () => set.delete(listener);
     },
     ping: () => database.ping(),
   };
