@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type Runtime, openRuntime } from '../compose.js';
 import { type Config, ConfigError, type SettingName, flagOf, loadConfig, settings } from '../config.js';
 
 export class UsageError extends Error {}
@@ -28,3 +29,13 @@ export function parseCommand<O extends Options>(argv: string[], own: O, position
 }
 
 export { ConfigError };
+
+/** Runs `fn` on a runtime opened with `config` (no HTTP), and always closes it. */
+export async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(config);
+  try {
+    return await fn(runtime);
+  } finally {
+    await runtime.close();
+  }
+}

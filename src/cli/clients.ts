@@ -1,5 +1,4 @@
-import { openRuntime } from '../compose.js';
-import { UsageError, parseCommand } from './args.js';
+import { UsageError, parseCommand, withRuntime } from './args.js';
 import { parseScopes, print } from './keys.js';
 
 export const clientsUsage = `roster clients create --name NAME --scopes read,write[,admin] [--json]
@@ -18,8 +17,7 @@ export async function clientsCommand(argv: string[]): Promise<number> {
     const name = values.name;
     if (typeof name !== 'string' || name.length === 0 || name.length > 100) throw new UsageError('--name is required (1 to 100 characters)');
     const scopes = parseScopes(values.scopes as string | undefined);
-    const runtime = await openRuntime(config);
-    try {
+    return withRuntime(config, async (runtime) => {
       const client = await runtime.services.oauthClients.create({ name, scopes });
       print(
         values.json === true,
@@ -29,34 +27,26 @@ export async function clientsCommand(argv: string[]): Promise<number> {
           `Get a token: POST ${config.publicUrl}/oauth/token with grant_type=client_credentials.`,
       );
       return 0;
-    } finally {
-      await runtime.close();
-    }
+    });
   }
   if (sub === 'list') {
     const { values, config } = parseCommand(rest, { json: { type: 'boolean' } });
-    const runtime = await openRuntime(config);
-    try {
+    return withRuntime(config, async (runtime) => {
       const clients = await runtime.services.oauthClients.list();
       const lines = clients.map((c) => `${c.client_id}  ${c.name}  ${c.scopes.join(',')}  created ${c.created_at}  last used ${c.last_used_at ?? 'never'}`);
       print(values.json === true, { data: clients }, lines.length > 0 ? lines.join('\n') : 'No OAuth clients.');
       return 0;
-    } finally {
-      await runtime.close();
-    }
+    });
   }
   if (sub === 'revoke') {
     const { positionals, config } = parseCommand(rest, {}, 1);
     const id = positionals[0];
     if (!id) throw new UsageError('usage: roster clients revoke CLIENT_ID');
-    const runtime = await openRuntime(config);
-    try {
+    return withRuntime(config, async (runtime) => {
       await runtime.services.oauthClients.revoke(id);
       process.stdout.write(`Revoked ${id}: its tokens stop working within 5 seconds.\n`);
       return 0;
-    } finally {
-      await runtime.close();
-    }
+    });
   }
   throw new UsageError(clientsUsage);
 }
@@ -67,8 +57,7 @@ export async function signingKeysCommand(argv: string[]): Promise<number> {
   const own: { json?: { type: 'boolean' } } = sub === 'list' || sub === 'rotate' ? { json: { type: 'boolean' } } : {};
   if (!['list', 'rotate', 'prune', 'remove'].includes(sub ?? '')) throw new UsageError(clientsUsage);
   const { values, positionals, config } = parseCommand(rest, own as { json: { type: 'boolean' } }, sub === 'remove' ? 1 : 0);
-  const runtime = await openRuntime(config);
-  try {
+  return withRuntime(config, async (runtime) => {
     const keys = runtime.services.signingKeys;
     if (sub === 'list') {
       const list = await keys.list();
@@ -92,7 +81,5 @@ export async function signingKeysCommand(argv: string[]): Promise<number> {
       process.stdout.write(`Removed ${kid}: every token it signed stops working within 5 seconds.\n`);
     }
     return 0;
-  } finally {
-    await runtime.close();
-  }
+  });
 }

@@ -1,6 +1,5 @@
-import { openRuntime } from '../compose.js';
 import { SCOPES, type Scope } from '../services/auth.js';
-import { UsageError, parseCommand } from './args.js';
+import { UsageError, parseCommand, withRuntime } from './args.js';
 
 export const keysUsage = `roster keys create --name NAME --scopes read,write[,admin] [--expires-in 30d] [--rate-limit N] [--json]
 roster keys list [--json]
@@ -43,8 +42,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
     const expiresInSeconds = typeof values['expires-in'] === 'string' ? parseDuration(values['expires-in']) : undefined;
     const rateText = values['rate-limit'];
     if (rateText !== undefined && !/^[1-9]\d{0,7}$/.test(String(rateText))) throw new UsageError('--rate-limit: expected a whole number of requests per minute');
-    const runtime = await openRuntime(config);
-    try {
+    return withRuntime(config, async (runtime) => {
       const key = await runtime.services.apiKeys.create({ name, scopes, expiresInSeconds, rateLimitPerMinute: rateText ? Number(rateText) : undefined });
       print(
         values.json === true,
@@ -53,34 +51,26 @@ export async function keysCommand(argv: string[]): Promise<number> {
           `Secret, shown this once; store it now:\n${key.secret}`,
       );
       return 0;
-    } finally {
-      await runtime.close();
-    }
+    });
   }
   if (sub === 'list') {
     const { values, config } = parseCommand(rest, { json: { type: 'boolean' } });
-    const runtime = await openRuntime(config);
-    try {
+    return withRuntime(config, async (runtime) => {
       const keys = await runtime.services.apiKeys.list();
       const lines = keys.map((k) => `${k.id}  ${k.name}  ${k.scopes.join(',')}  created ${k.created_at}  last used ${k.last_used_at ?? 'never'}${k.expires_at ? `  expires ${k.expires_at}` : ''}`);
       print(values.json === true, { data: keys }, lines.length > 0 ? lines.join('\n') : 'No API keys.');
       return 0;
-    } finally {
-      await runtime.close();
-    }
+    });
   }
   if (sub === 'revoke') {
     const { positionals, config } = parseCommand(rest, {}, 1);
     const id = positionals[0];
     if (!id) throw new UsageError('usage: roster keys revoke KEY_ID');
-    const runtime = await openRuntime(config);
-    try {
+    return withRuntime(config, async (runtime) => {
       await runtime.services.apiKeys.revoke(id);
       process.stdout.write(`Revoked ${id}.\n`);
       return 0;
-    } finally {
-      await runtime.close();
-    }
+    });
   }
   throw new UsageError(keysUsage);
 }
