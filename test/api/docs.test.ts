@@ -6,8 +6,10 @@ import { type TestServer, startTestServer } from '../helpers/server.js';
 
 type Schema = Record<string, any>;
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-/** Operations anyone may call: the ops endpoints. Everything else needs a credential. */
-const PUBLIC = new Set(['health', 'readiness']);
+/** Operations anyone may call: the ops endpoints and OAuth discovery. Everything else needs a credential. */
+const PUBLIC = new Set(['health', 'readiness', 'getAuthorizationServerMetadata', 'getJwks']);
+/** The token endpoint answers in RFC 6749's own error format (API.md §4 conventions), not the seed's. */
+const RFC6749 = 'createAccessToken';
 
 /** Every (path, method, operation) of the document. */
 function operations(doc: Schema): { path: string; method: string; op: Schema }[] {
@@ -111,6 +113,13 @@ await describeEachBackend('self-description', (backend) => {
         const statuses = Object.keys(op.responses ?? {});
         assert.ok(statuses.some((s) => /^2\d\d$/.test(s)), `${where}: a success response`);
         if (PUBLIC.has(op.operationId)) continue;
+        if (op.operationId === RFC6749) {
+          for (const status of ['400', '401']) {
+            const schema = op.responses[status]?.content?.['application/json']?.schema;
+            assert.ok(schema?.properties?.error && !schema.properties.message, `${where}: ${status} is RFC 6749's error body`);
+          }
+          continue;
+        }
         const expected = ['401', '403', '429', '500'];
         if (op.requestBody) expected.push('400', '413', '415');
         if (path.includes('{')) expected.push('404');
@@ -141,8 +150,15 @@ await describeEachBackend('self-description', (backend) => {
       }
       assert.ok(objects >= 3, 'request bodies were found and walked');
       // metadata is the application's own free-form object (API.md §2): open by design, bounded
-      // by its serialized size instead.
-      assert.deepEqual(open.sort(), ['PATCH /v1/users/{user_id} application/json body.metadata', 'POST /v1/users application/json body.metadata']);
+      // by its serialized size instead. The token request must ignore parameters it does not
+      // know (RFC 6749 §3.2); each is still a bounded string.
+      assert.deepEqual(open.sort(), [
+        'PATCH /v1/users/{user_id} application/json body.metadata',
+        'POST /oauth/token application/x-www-form-urlencoded body',
+        'POST /v1/users application/json body.metadata',
+      ]);
+      const form = doc.paths['/oauth/token'].post.requestBody.content['application/x-www-form-urlencoded'].schema;
+      assert.equal(form.additionalProperties.maxLength, 2048, 'unknown token parameters are bounded strings');
       const create = doc.paths['/v1/users'].post.requestBody.content['application/json'].schema;
       assert.equal(create.properties.metadata['x-max-bytes'], 8192, 'metadata is bounded by size');
     });
