@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { openDatabase } from '../../src/store/database.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { type ApiResponse, type Client, call, uniqueUser } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, startTestServer, useServer } from '../helpers/server.js';
 
 /** The seed's error body: `error` and `message`, and `details` only for validation errors. */
 function assertErrorBody(res: ApiResponse, status: number, error: string): void {
@@ -270,14 +270,7 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
 });
 
 await describeEachBackend('500 internal_error', (backend) => {
-  let server: TestServer;
-  let api: Client;
-
-  before(async () => {
-    server = await startTestServer({ backend });
-    api = server.client(await server.mintKey(['write']));
-  });
-  after(() => server.stop());
+  const { server, api } = useServer(backend);
 
   it('leaks nothing of a real failure and logs it under the request id', async () => {
     const created = await api.post('/v1/users', { body: uniqueUser() });

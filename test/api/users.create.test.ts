@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { describeEachBackend } from '../helpers/backends.js';
-import { type Client, uniqueUser } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { uniqueUser } from '../helpers/client.js';
+import { startTestServer, useServer } from '../helpers/server.js';
 
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const USER_FIELDS = ['created_at', 'email', 'email_verified', 'first_name', 'id', 'last_name', 'metadata', 'role', 'updated_at', 'username'];
 
 await describeEachBackend('POST /v1/users', (backend) => {
-  let server: TestServer;
-  let api: Client;
-
-  before(async () => {
-    server = await startTestServer({ backend });
-    api = server.client(await server.mintKey(['write']));
-  });
-  after(() => server.stop());
+  const { api } = useServer(backend);
 
   it('answers 201 with the whole user, Location and ETag', async () => {
     const input = { ...uniqueUser(), first_name: 'Jane', last_name: 'Smith', role: 'admin', metadata: { plan: 'pro', seats: 3, tags: ['a'] } };

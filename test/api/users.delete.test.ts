@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { nowIso } from '../../src/adapters/clock.js';
 import { openDatabase } from '../../src/store/database.js';
 import { describeEachBackend } from '../helpers/backends.js';
-import { type Client, uniqueUser } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { uniqueUser } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 
 await describeEachBackend('DELETE /v1/users/{user_id}', (backend) => {
-  let server: TestServer;
-  let api: Client;
-
-  before(async () => {
-    server = await startTestServer({ backend });
-    api = server.client(await server.mintKey(['write']));
-  });
-  after(() => server.stop());
+  const { server, api } = useServer(backend);
 
   async function createUser(body: Record<string, unknown> = uniqueUser()) {
     const res = await api.post('/v1/users', { body: { first_name: 'Del', last_name: 'Eted', ...body } });

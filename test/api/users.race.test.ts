@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { describeEachBackend } from '../helpers/backends.js';
-import { type ApiResponse, type Client, uniqueUser } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type ApiResponse, uniqueUser } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 
 const CLAIMS = 30;
 
@@ -17,14 +17,7 @@ function assertOneWinner(results: ApiResponse[], okStatus: number, message: stri
 }
 
 await describeEachBackend('uniqueness under concurrent claims', (backend) => {
-  let server: TestServer;
-  let api: Client;
-
-  before(async () => {
-    server = await startTestServer({ backend });
-    api = server.client(await server.mintKey(['write']));
-  });
-  after(() => server.stop());
+  const { api } = useServer(backend);
 
   const count = async (filter: string) => (await api.get(`/v1/users?${filter}&limit=100`)).body.data.length;
 

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { describeEachBackend } from '../helpers/backends.js';
-import { type Client, uniqueUser } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { uniqueUser } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 
 await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
-  let server: TestServer;
-  let api: Client;
-
-  before(async () => {
-    server = await startTestServer({ backend });
-    api = server.client(await server.mintKey(['write']));
-  });
-  after(() => server.stop());
+  const { api } = useServer(backend);
 
   async function createUser(extra: Record<string, unknown> = {}) {
     const res = await api.post('/v1/users', { body: { ...uniqueUser(), first_name: 'John', last_name: 'Doe', role: 'member', ...extra } });

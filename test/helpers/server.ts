@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { after, before } from 'node:test';
 import { type Config, configWith } from '../../src/config.js';
 import { type RunningServer, type ServerOptions, startServer } from '../../src/main.js';
 import type { Scope } from '../../src/services/auth.js';
@@ -65,4 +66,25 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       assertNoLeaks(logs.map((l) => JSON.stringify(l)), secrets, `the test server at ${url}`);
     },
   };
+}
+
+/**
+ * The setup most suites share: a server on `backend` for the enclosing describe block, started
+ * before its tests and stopped after them, with a client holding a key of `scopes`. The handles
+ * are returned at once and forward to the real ones once `before` has run, so tests use them as
+ * plain values.
+ */
+export function useServer(backend: Backend, scopes: Scope[] = ['write']): { server: TestServer; api: Client } {
+  let current: { server: TestServer; api: Client } | undefined;
+  before(async () => {
+    const server = await startTestServer({ backend });
+    current = { server, api: server.client(await server.mintKey(scopes)) };
+  });
+  after(() => current?.server.stop());
+  const live = () => {
+    if (!current) throw new Error('useServer: used before its before() hook ran');
+    return current;
+  };
+  const forward = <T extends object>(pick: () => T) => new Proxy({} as T, { get: (_, key) => Reflect.get(pick(), key) });
+  return { server: forward(() => live().server), api: forward(() => live().api) };
 }

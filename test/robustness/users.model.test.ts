@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import fc from 'fast-check';
 import { describeEachBackend } from '../helpers/backends.js';
 import type { Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { useServer } from '../helpers/server.js';
 
 /**
  * A model-based test: random sequences of create / patch / delete / get / list run against the
@@ -293,15 +293,8 @@ const commands = [
 ];
 
 await describeEachBackend('users: server and model agree on random command sequences', (backend) => {
-  let server: TestServer;
-  let api: Client;
+  const { api } = useServer(backend);
   let run = 0;
-
-  before(async () => {
-    server = await startTestServer({ backend });
-    api = server.client(await server.mintKey(['write']));
-  });
-  after(() => server.stop());
 
   it('agrees after every step', async () => {
     await fc.assert(
