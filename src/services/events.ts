@@ -1,5 +1,5 @@
 import { nowIso } from '../adapters/clock.js';
-import { randomId } from '../adapters/ids.js';
+import { timeOrderedId } from '../adapters/ids.js';
 import { notFound, userNotFound, validationError } from '../errors.js';
 import type { Event } from '../schemas/events.js';
 import type { User } from '../schemas/users.js';
@@ -23,7 +23,7 @@ export function publicUser(user: StoredUser): User {
  * loses no delivery, and a rollback sends none.
  */
 export async function recordEvent(tx: TransactionRepositories, type: EventType, userId: string, ctx: RequestContext, data: Record<string, unknown>): Promise<void> {
-  const id = randomId('evt_', 16);
+  const id = timeOrderedId('evt_');
   const createdAt = nowIso();
   await tx.events.append({
     id,
@@ -39,7 +39,7 @@ export async function recordEvent(tx: TransactionRepositories, type: EventType, 
   if (endpoints.length === 0) return;
   const nowMs = Date.now();
   await tx.webhookDeliveries.enqueue(
-    endpoints.map((e) => ({ id: randomId('dlv_', 16), endpointId: e.id, eventId: id, eventType: type, userId, createdAt, nowMs })),
+    endpoints.map((e) => ({ id: timeOrderedId('dlv_'), endpointId: e.id, eventId: id, eventType: type, userId, createdAt, nowMs })),
   );
   tx.afterCommit('webhook_deliveries_queued');
 }

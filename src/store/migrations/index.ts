@@ -5,6 +5,7 @@ import * as m0002 from './0002-events.js';
 import * as m0003 from './0003-passwords-and-email-verification.js';
 import * as m0004 from './0004-oauth.js';
 import * as m0006 from './0006-webhooks-and-idempotency.js';
+import * as m0007 from './0007-events-rowid.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -20,4 +21,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0003-passwords-and-email-verification': m0003,
   '0004-oauth': m0004,
   '0006-webhooks-and-idempotency': m0006,
+  '0007-events-rowid': m0007,
 };
