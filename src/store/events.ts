@@ -1,4 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { Dialect } from './database.js';
+import { statement } from './statements.js';
 import type { Tables } from './tables.js';
 
 export type EventType = 'user.created' | 'user.updated' | 'user.deleted' | 'user.password_changed' | 'user.email_verified';
@@ -39,23 +41,24 @@ export function toEvent(row: Selectable<Tables['events']>): StoredEvent {
   };
 }
 
-export function createEventStore(db: Kysely<Tables>) {
+const appendSql = 'insert into "events" ("id", "type", "user_id", "actor_kind", "actor_id", "request_id", "data", "created_at") values (?, ?, ?, ?, ?, ?, ?, ?)';
+/** Every change appends one (see statements.ts). */
+const append = { sqlite: statement('sqlite', appendSql), postgres: statement('postgres', appendSql) };
+
+export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
   return {
     /** Records an event; called inside the transaction of the change it describes. */
     async append(event: NewEvent): Promise<void> {
-      await db
-        .insertInto('events')
-        .values({
-          id: event.id,
-          type: event.type,
-          user_id: event.userId,
-          actor_kind: event.actorKind,
-          actor_id: event.actorId,
-          request_id: event.requestId,
-          data: JSON.stringify(event.data),
-          created_at: event.createdAt,
-        })
-        .execute();
+      await append[dialect].run(db, [
+        event.id,
+        event.type,
+        event.userId,
+        event.actorKind,
+        event.actorId,
+        event.requestId,
+        JSON.stringify(event.data),
+        event.createdAt,
+      ]);
     },
 
     /** A user's events, oldest first (the audit trail of one user). */

@@ -16,12 +16,12 @@ function bind(db: Kysely<Tables>, database: Database) {
   return {
     users: createUserStore(db, database.dialect),
     apiKeys: createApiKeyStore(db),
-    events: createEventStore(db),
+    events: createEventStore(db, database.dialect),
     passwords: createPasswordStore(db),
     emailVerificationTokens: createEmailVerificationTokenStore(db),
     oauthClients: createOAuthClientStore(db),
     signingKeys: createSigningKeyStore(db),
-    webhookEndpoints: createWebhookEndpointStore(db),
+    webhookEndpoints: createWebhookEndpointStore(db, database.dialect),
     webhookDeliveries: createWebhookDeliveryStore(db, database.dialect),
     idempotencyKeys: createIdempotencyKeyStore(db),
   };

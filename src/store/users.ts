@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { User } from '../schemas/users.js';
 import type { Dialect } from './database.js';
 import type { Tables, UsersTable } from './tables.js';
+import { statement, statementsByKey } from './statements.js';
 import { uniqueViolation } from './unique-violation.js';
 
 /** A user as stored: the wire shape plus what the service needs and never sends. */
@@ -81,21 +82,41 @@ function likePrefix(text: string): string {
   return `${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** The statements of the calls every request makes (see statements.ts), made once per dialect. */
+function hotStatements(dialect: Dialect) {
+  const findLive = 'select * from "users" where "id" = ? and "deleted_at" is null';
+  return {
+    findLive: statement(dialect, findLive),
+    // SQLite has no row locks; its transactions are serialized on the one connection anyway.
+    findLiveForUpdate: statement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive),
+    /** By the comma-joined columns set, which come from toColumns (never from input). */
+    update: statementsByKey((columns) =>
+      statement(
+        dialect,
+        `update "users" set ${columns
+          .split(',')
+          .map((c) => `"${c}" = ?`)
+          .join(', ')}, "updated_at" = ?, "version" = "version" + 1 where "id" = ? and "version" = ? and "deleted_at" is null returning *`,
+      ),
+    ),
+  };
+}
+
+const hot = { sqlite: hotStatements('sqlite'), postgres: hotStatements('postgres') };
+
 export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
   const live = () => db.selectFrom('users').selectAll().where('deleted_at', 'is', null);
+  const statements = hot[dialect];
 
   return {
     async findById(id: string): Promise<StoredUser | undefined> {
-      const row = await live().where('id', '=', id).executeTakeFirst();
+      const [row] = await statements.findLive.run(db, [id]);
       return row && toUser(row);
     },
 
     /** Reads the user and, on PostgreSQL, locks its row until the transaction ends. */
     async findByIdForUpdate(id: string): Promise<StoredUser | undefined> {
-      let q = live().where('id', '=', id);
-      // SQLite has no row locks; its transactions are serialized on the one connection anyway.
-      if (dialect === 'postgres') q = q.forUpdate();
-      const row = await q.executeTakeFirst();
+      const [row] = await statements.findLiveForUpdate.run(db, [id]);
       return row && toUser(row);
     },
 
@@ -123,15 +144,9 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
 
     /** Applies `changes` and bumps the version, only if the version is still `expectedVersion`. */
     async update(id: string, expectedVersion: number, changes: UserChanges, updatedAt: string): Promise<StoredUser | undefined> {
+      const columns = toColumns(changes);
       try {
-        const row = await db
-          .updateTable('users')
-          .set({ ...toColumns(changes), updated_at: updatedAt, version: sql`version + 1` })
-          .where('id', '=', id)
-          .where('version', '=', expectedVersion)
-          .where('deleted_at', 'is', null)
-          .returningAll()
-          .executeTakeFirst();
+        const [row] = await statements.update(Object.keys(columns).join(',')).run(db, [...Object.values(columns), updatedAt, id, expectedVersion]);
         return row && toUser(row);
       } catch (err) {
         rethrowConflict(err);

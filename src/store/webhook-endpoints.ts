@@ -1,4 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { Dialect } from './database.js';
+import { statement } from './statements.js';
 import type { Tables } from './tables.js';
 
 export interface StoredWebhookEndpoint {
@@ -26,7 +28,11 @@ function toEndpoint(row: Selectable<Tables['webhook_endpoints']>): StoredWebhook
   };
 }
 
-export function createWebhookEndpointStore(db: Kysely<Tables>) {
+const liveSql = 'select * from "webhook_endpoints" where "deleted_at" is null';
+/** Every change asks which endpoints subscribe to it (see statements.ts). */
+const allLive = { sqlite: statement<Selectable<Tables['webhook_endpoints']>>('sqlite', liveSql), postgres: statement<Selectable<Tables['webhook_endpoints']>>('postgres', liveSql) };
+
+export function createWebhookEndpointStore(db: Kysely<Tables>, dialect: Dialect) {
   const live = () => db.selectFrom('webhook_endpoints').selectAll().where('deleted_at', 'is', null);
   return {
     async insert(endpoint: StoredWebhookEndpoint): Promise<void> {
@@ -57,7 +63,7 @@ export function createWebhookEndpointStore(db: Kysely<Tables>) {
 
     /** The live endpoints that subscribe to `type` (explicitly or with `*`). */
     async subscribedTo(type: string): Promise<StoredWebhookEndpoint[]> {
-      const rows = await live().execute();
+      const rows = await allLive[dialect].run(db, []);
       return rows.map(toEndpoint).filter((e) => e.eventTypes.includes('*') || e.eventTypes.includes(type));
     },
 
