@@ -19,6 +19,7 @@ const FAILURE_WINDOW_SECONDS = 60;
 /** How long, and for how many credentials, a success is remembered (by hash, never the secret). */
 const RECENTLY_VALID_MS = 10 * 60_000;
 const RECENTLY_VALID_MAX = 10_000;
+const RENEW_AFTER_MS = 60_000;
 
 /** A bounded set of strings that each expire `ttlMs` after they were last added. */
 function createRecentSet(ttlMs: number, max: number) {
@@ -29,9 +30,14 @@ function createRecentSet(ttlMs: number, max: number) {
       return expiry !== undefined && expiry > Date.now();
     },
     add(key: string): void {
+      const now = Date.now();
+      // A key added in the last minute is left as it is: renewing it on every request of a busy
+      // client would churn the Map for an expiry that moved by milliseconds.
+      const expiry = expiries.get(key);
+      if (expiry !== undefined && expiry - now > ttlMs - RENEW_AFTER_MS) return;
       // Re-inserted so that the Map's order stays oldest first, for eviction.
       expiries.delete(key);
-      expiries.set(key, Date.now() + ttlMs);
+      expiries.set(key, now + ttlMs);
       if (expiries.size > max) expiries.delete(expiries.keys().next().value as string);
     },
   };
@@ -60,20 +66,24 @@ export function authenticate({ authenticator, limiter, failuresPerMinute }: Auth
     const header = request.headers.authorization;
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>', false);
     const match = BEARER.exec(header);
+    const fingerprint = match ? hashSecret(match[1]) : null;
     const failureKey = `auth-failures:${request.ip}`;
-    const budget = await limiter.peek(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
     // Over the budget, only credentials that worked recently are still checked: guessing stays
-    // blocked, while the valid clients behind a shared address (NAT, proxy) keep working.
-    if (!budget.allowed && !(match && recentlyValid.has(hashSecret(match[1])))) {
-      const retryAfter = Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
-      throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(retryAfter) });
+    // blocked, while the valid clients behind a shared address (NAT, proxy) keep working. Such a
+    // credential passes either way, so its requests skip the budget (a Redis call when shared).
+    if (!(fingerprint && recentlyValid.has(fingerprint))) {
+      const budget = await limiter.peek(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
+      if (!budget.allowed) {
+        const retryAfter = Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
+        throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(retryAfter) });
+      }
     }
     const principal = match ? await authenticator.authenticate(match[1]) : null;
     if (!principal) {
       await limiter.consume(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
       throw unauthorized(match ? 'Invalid, expired or revoked credential' : 'Malformed Authorization header: expected Bearer <credential>', true);
     }
-    recentlyValid.add(hashSecret(match![1]));
+    recentlyValid.add(fingerprint!);
     request.principal = principal;
   };
 }

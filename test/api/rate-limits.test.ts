@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { type Limiter, createMemoryLimiter } from '../../src/adapters/limiter.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { type ApiResponse, type Client, call, uniqueUser } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
@@ -136,4 +137,23 @@ await describeEachBackend('rate limits', (backend) => {
       assert.equal((await getFrom('127.0.0.3', `${server.url}/v1/users`, unseen)).status, 429);
     });
   });
+});
+
+it('a credential that recently succeeded skips the failed-authentication budget: no limiter call for it', async () => {
+  // With Redis that budget check is a round trip per request; a working client needs none.
+  const memory = createMemoryLimiter();
+  const peeked: string[] = [];
+  const limiter: Limiter = { ...memory, peek: (key, limit, window) => (peeked.push(key), memory.peek(key, limit, window)) };
+  const server = await startTestServer({ config: { authFailuresPerMinute: AUTH_FAILURES }, runtime: { limiter } });
+  try {
+    const key = await server.mintKey(['read']);
+    assert.equal((await call(server.url, 'GET', '/v1/users', { key })).status, 200);
+    assert.equal(peeked.length, 1, 'checked once, before it first succeeded');
+    for (let i = 0; i < 5; i++) assert.equal((await call(server.url, 'GET', '/v1/users', { key })).status, 200);
+    assert.equal(peeked.length, 1, 'not checked again while it keeps working');
+    assert.equal((await call(server.url, 'GET', '/v1/users', { key: `rk_eeeeeeeeeeee_${'f'.repeat(43)}` })).status, 401);
+    assert.equal(peeked.length, 2, 'an unknown credential is checked against the budget');
+  } finally {
+    await server.stop();
+  }
 });

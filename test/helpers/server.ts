@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { after, before } from 'node:test';
+import type { RuntimeOptions } from '../../src/compose.js';
 import { type Config, configWith } from '../../src/config.js';
 import { type RunningServer, type ServerOptions, startServer } from '../../src/main.js';
 import type { Scope } from '../../src/services/auth.js';
@@ -29,6 +30,8 @@ export interface TestServerOptions {
   config?: Partial<Config>;
   /** Internal knobs of the server (e.g. short webhook retry delays). */
   server?: ServerOptions;
+  /** What the runtime is built with (e.g. a limiter that counts its calls). */
+  runtime?: RuntimeOptions;
 }
 
 /** Starts the real service on a free port on a fresh database of the chosen backend. */
@@ -43,7 +46,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       done();
     },
   });
-  const server = await startServer(config, stream, options.server);
+  const server = await startServer(config, stream, options.server, options.runtime);
   const secrets: string[] = [];
   const url = server.url;
   return {
