@@ -62,6 +62,8 @@ export interface AppOptions {
 
 export const BODY_LIMIT = 64 * 1024;
 
+const asArray = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
+
 /** The whole request pipeline, in the order each request meets it. */
 export async function buildApp({ config, services, logStream }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -105,9 +107,13 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.addHook('onRequest', authorize);
   app.addHook('preValidation', rejectUnstorableText);
   // Idempotency-Key: claimed after validation and before the handler; the response kept on send.
+  // Only POST and PATCH take it, so only their routes carry the hooks: the others skip them.
   const idempotent = idempotency(services.idempotency);
-  app.addHook('preHandler', idempotent.preHandler);
-  app.addHook('onSend', idempotent.onSend);
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'POST' && route.method !== 'PATCH') return;
+    route.preHandler = [...asArray(route.preHandler), idempotent.preHandler];
+    route.onSend = [...asArray(route.onSend), idempotent.onSend];
+  });
   app.addHook('onResponse', accessLog);
   app.addHook('onResponse', metrics.observe);
 
