@@ -33,6 +33,10 @@ const conflictMessages: Record<string, string> = {
   users_username_key: 'Username already taken',
 };
 
+/** What toUser reads: the keys, hashes and tombstone columns stay in the database. */
+const USER_COLUMNS = ['seq', 'id', 'email', 'username', 'first_name', 'last_name', 'role', 'email_verified', 'pending_email', 'metadata', 'created_at', 'updated_at', 'version'] as const;
+const userColumnList = USER_COLUMNS.map((c) => `"${c}"`).join(', ');
+
 /** The row-to-wire mapper: the one place where SQLite's and PostgreSQL's column types meet. */
 function toUser(row: Record<string, unknown>): StoredUser {
   const r = row as unknown as UsersTable & { seq: number };
@@ -84,28 +88,26 @@ function likePrefix(text: string): string {
 
 /** The statements of the calls every request makes (see statements.ts), made once per dialect. */
 function hotStatements(dialect: Dialect) {
-  const findLive = 'select * from "users" where "id" = ? and "deleted_at" is null';
+  const findLive = `select ${userColumnList} from "users" where "id" = ? and "deleted_at" is null`;
   return {
     findLive: statement(dialect, findLive),
     // SQLite has no row locks; its transactions are serialized on the one connection anyway.
     findLiveForUpdate: statement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive),
-    /** By the comma-joined columns set, which come from toColumns (never from input). */
-    update: statementsByKey((columns) =>
-      statement(
-        dialect,
-        `update "users" set ${columns
-          .split(',')
-          .map((c) => `"${c}" = ?`)
-          .join(', ')}, "updated_at" = ?, "version" = "version" + 1 where "id" = ? and "version" = ? and "deleted_at" is null returning *`,
-      ),
-    ),
+    /**
+     * By the comma-joined columns set, which come from toColumns (never from input); none at all
+     * (a password change) still moves `updated_at` and the version.
+     */
+    update: statementsByKey((columns) => {
+      const sets = [...(columns === '' ? [] : columns.split(',')), 'updated_at'].map((c) => `"${c}" = ?`).join(', ');
+      return statement(dialect, `update "users" set ${sets}, "version" = "version" + 1 where "id" = ? and "version" = ? and "deleted_at" is null returning ${userColumnList}`);
+    }),
   };
 }
 
 const hot = { sqlite: hotStatements('sqlite'), postgres: hotStatements('postgres') };
 
 export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
-  const live = () => db.selectFrom('users').selectAll().where('deleted_at', 'is', null);
+  const live = () => db.selectFrom('users').select(USER_COLUMNS).where('deleted_at', 'is', null);
   const statements = hot[dialect];
 
   return {
@@ -134,7 +136,7 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
             created_at: user.created_at,
             updated_at: user.created_at,
           } as never)
-          .returningAll()
+          .returning(USER_COLUMNS)
           .executeTakeFirstOrThrow();
         return toUser(row);
       } catch (err) {
