@@ -3,9 +3,12 @@ import { existsSync, renameSync, statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
+import { withRuntime } from '../../src/cli/args.js';
+import { configWith } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/store/database.js';
 import { startSqliteCheckpointer } from '../../src/store/sqlite-checkpointer.js';
 import { sqliteBackend } from '../helpers/backends.js';
+import { startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 async function pragma(db: Database['db'], name: string): Promise<number> {
@@ -60,6 +63,18 @@ describe('SQLite checkpoints off the event loop', () => {
       assert.equal(await pragma(memory.db, 'wal_autocheckpoint'), 1000);
     } finally {
       await memory.close();
+    }
+  });
+
+  it('runs for the server only: the CLI beside it keeps automatic checkpoints', async () => {
+    const server = await startTestServer();
+    try {
+      assert.equal(await pragma(server.server.runtime.database.db, 'wal_autocheckpoint'), 0);
+      // What every `roster` subcommand opens, on the same file as the server.
+      const cli = await withRuntime(configWith({ databaseUrl: server.databaseUrl }), (runtime) => pragma(runtime.database.db, 'wal_autocheckpoint'));
+      assert.equal(cli, 1000);
+    } finally {
+      await server.stop();
     }
   });
 });
