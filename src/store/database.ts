@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 import type { Tables } from './tables.js';
 
@@ -23,6 +24,14 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** SQLite's `synchronous` in WAL mode: `normal` (default) or `full` (also survives power loss). */
   sqliteSynchronous?: 'normal' | 'full';
+  /**
+   * SQLite: checkpoint the WAL from a worker thread instead of inside the commits that cross
+   * 1000 WAL pages (see sqlite-checkpointer.ts). For the serving process; ignored for PostgreSQL
+   * and `:memory:`.
+   */
+  backgroundCheckpoints?: boolean;
+  /** Where a background problem that does not fail a query is reported (the checkpoint thread stopping). */
+  onWarning?: (message: string, err?: unknown) => void;
 }
 
 export function dialectOf(url: string): Dialect {
@@ -36,8 +45,9 @@ export function sqlitePath(url: string): string {
   return resolve(path);
 }
 
-function openSqlite(url: string, synchronous: 'normal' | 'full' = 'normal'): Database {
-  const path = sqlitePath(url);
+function openSqlite(options: DatabaseOptions): Database {
+  const path = sqlitePath(options.url);
+  const synchronous = options.sqliteSynchronous ?? 'normal';
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const conn = new SQLite(path);
   // WAL lets the CLI and the server use the file at once; synchronous=NORMAL in WAL mode keeps
@@ -48,6 +58,8 @@ function openSqlite(url: string, synchronous: 'normal' | 'full' = 'normal'): Dat
   conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
+  let checkpointer: SqliteCheckpointer | undefined;
+  if (options.backgroundCheckpoints && path !== ':memory:') checkpointer = startSqliteCheckpointer(conn, { synchronous, onWarning: options.onWarning });
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn) });
   return {
     db,
@@ -57,6 +69,8 @@ function openSqlite(url: string, synchronous: 'normal' | 'full' = 'normal'): Dat
       await sql`select 1`.execute(db);
     },
     async close() {
+      // First: the connection that closes last checkpoints the whole WAL and removes it.
+      await checkpointer?.stop();
       await db.destroy();
     },
   };
@@ -101,5 +115,5 @@ function openPostgres(options: DatabaseOptions): Database {
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
-  return dialectOf(options.url) === 'postgres' ? openPostgres(options) : openSqlite(options.url, options.sqliteSynchronous);
+  return dialectOf(options.url) === 'postgres' ? openPostgres(options) : openSqlite(options);
 }
