@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import { sqliteDialect } from './sqlite-dialect.js';
+import { createGroupCommit } from './sqlite-group-commit.js';
 import type { Tables } from './tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -14,6 +15,11 @@ export interface Database {
   readonly dialect: Dialect;
   /** A human-readable name of where the data lives, without credentials. */
   readonly location: string;
+  /**
+   * Runs `fn` in a transaction and resolves once it has committed. On SQLite, transactions that
+   * arrive together share one commit (see sqlite-group-commit.ts).
+   */
+  transaction<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -61,10 +67,12 @@ function openSqlite(options: DatabaseOptions): Database {
   let checkpointer: SqliteCheckpointer | undefined;
   if (options.backgroundCheckpoints && path !== ':memory:') checkpointer = startSqliteCheckpointer(conn, { synchronous, onWarning: options.onWarning });
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn) });
+  const groupCommit = createGroupCommit(db, conn);
   return {
     db,
     dialect: 'sqlite',
     location: path,
+    transaction: (fn) => groupCommit.transaction(fn),
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -105,6 +113,7 @@ function openPostgres(options: DatabaseOptions): Database {
     db,
     dialect: 'postgres',
     location: `postgres://${url.host}${url.pathname}`,
+    transaction: (fn) => db.transaction().execute(fn),
     async ping() {
       await sql`select 1`.execute(db);
     },

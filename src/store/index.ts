@@ -51,7 +51,7 @@ export function createStore(database: Database) {
     dialect: database.dialect,
     async transaction<T>(fn: (tx: TransactionRepositories) => Promise<T>): Promise<T> {
       const signals = new Set<CommitSignal>();
-      const result = await database.db.transaction().execute((trx) => fn({ ...bind(trx, database), afterCommit: (signal) => signals.add(signal) }));
+      const result = await database.transaction((trx) => fn({ ...bind(trx, database), afterCommit: (signal) => signals.add(signal) }));
       for (const signal of signals) for (const listener of listeners.get(signal) ?? []) listener();
       return result;
     },

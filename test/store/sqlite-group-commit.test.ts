@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { type Kysely, sql } from 'kysely';
+import { type Database, openDatabase } from '../../src/store/database.js';
+import type { Tables } from '../../src/store/tables.js';
+
+const insert = (db: Kysely<Tables>, name: string) => sql`insert into notes (name) values (${name})`.execute(db);
+
+describe('SQLite group commit', () => {
+  let dir: string;
+  let database: Database;
+  let other: SQLite.Database;
+  const committed = () => (other.prepare('select name from notes order by id').all() as { name: string }[]).map((r) => r.name);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'roster-group-commit-'));
+    database = openDatabase({ url: join(dir, 'roster.db') });
+    await sql`create table notes (id integer primary key, name text not null unique)`.execute(database.db);
+    // Another connection: it sees only what is committed.
+    other = new SQLite(join(dir, 'roster.db'));
+  });
+  after(async () => {
+    other.close();
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits transactions that arrive together once, and answers each after that commit', async () => {
+    await sql`pragma wal_autocheckpoint = 0`.execute(database.db);
+    const framesBefore = (other.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0].log;
+    const seen: string[][] = [];
+    const names = Array.from({ length: 20 }, (_, i) => `together-${i}`);
+    // Each from its own callback of one event-loop turn, as requests read from several sockets.
+    await Promise.all(
+      names.map(
+        (name) =>
+          new Promise<void>((resolve, reject) =>
+            setImmediate(() =>
+              database
+                .transaction((db) => insert(db, name))
+                .then(() => seen.push(committed()))
+                .then(() => resolve(), reject),
+            ),
+          ),
+      ),
+    );
+    // Each answer came when its row was already visible to another connection.
+    names.forEach((name, i) => assert.ok(seen[i].includes(name), `${name} committed before it was answered`));
+    // One commit of one table page (plus its WAL header), not twenty.
+    const frames = (other.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0].log - framesBefore;
+    assert.ok(frames <= 3, `20 inserts wrote ${frames} WAL frames`);
+    await sql`pragma wal_autocheckpoint = 1000`.execute(database.db);
+  });
+
+  it('a transaction that fails is undone alone; the others in its commit keep their writes', async () => {
+    const results = await Promise.allSettled([
+      database.transaction((db) => insert(db, 'kept-1')),
+      database.transaction(async (db) => {
+        await insert(db, 'undone');
+        await insert(db, 'kept-1'); // unique violation: this transaction fails after a write
+      }),
+      database.transaction(async (db) => {
+        await insert(db, 'kept-2');
+        return 'value';
+      }),
+    ]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.equal(results[1].status, 'rejected');
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE/);
+    assert.deepEqual(results[2], { status: 'fulfilled', value: 'value' });
+    const names = committed();
+    assert.ok(names.includes('kept-1') && names.includes('kept-2'));
+    assert.ok(!names.includes('undone'), 'the failed transaction left nothing');
+  });
+
+  it('a query outside the transactions waits for their commit, never reading what is not committed', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const writing = database.transaction(async (db) => {
+      await insert(db, 'pending');
+      await gate;
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // the batch has started
+    let read: string[] | undefined;
+    const reading = database.db
+      .selectFrom('notes' as never)
+      .select('name' as never)
+      .execute()
+      .then((rows) => (read = (rows as { name: string }[]).map((r) => r.name)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(read, undefined, 'the read waited while the transaction was open');
+    open();
+    await Promise.all([writing, reading]);
+    assert.ok(read!.includes('pending'), 'and then saw it committed');
+  });
+
+  it('more transactions than one commit takes are committed in several, all answered', async () => {
+    const names = Array.from({ length: 100 }, (_, i) => `many-${i}`);
+    await Promise.all(names.map((name) => database.transaction((db) => insert(db, name))));
+    const all = committed();
+    for (const name of names) assert.ok(all.includes(name));
+  });
+});
