@@ -2,8 +2,6 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type SQLite from 'better-sqlite3';
 
-// SQLite's own default, restored when the background thread is gone.
-const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 // The writer resets the WAL after a complete checkpoint and then truncates it to its own
 // connection's limit: without one the file keeps the size of the largest burst forever.
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -61,13 +59,15 @@ export interface SqliteCheckpointer {
 }
 
 /**
- * Moves `conn`'s WAL checkpoints to a worker thread with its own connection to the same file.
- * SQLite otherwise checkpoints inside the commit that crosses 1000 WAL pages, fsyncs included,
- * and better-sqlite3 runs that commit on the event loop. Passive checkpoints never block the
- * server's readers or writers. If the thread dies, `conn` goes back to automatic checkpoints.
+ * Copies `conn`'s WAL into the database file from a worker thread with its own connection, every
+ * 250 ms. SQLite otherwise does all of that copying, fsyncs included, inside the commit that
+ * crosses 1000 WAL pages, and better-sqlite3 runs that commit on the event loop. `conn` keeps its
+ * automatic checkpoint: it now finds most pages already copied, and it is what lets the WAL start
+ * over from its beginning, which only a checkpoint between two of `conn`'s own write transactions
+ * can do under continuous writes (a thread's passive checkpoints alone let the WAL grow without
+ * end). Passive checkpoints never block the server's readers or writers.
  */
 export function startSqliteCheckpointer(conn: SQLite.Database, options: SqliteCheckpointerOptions): SqliteCheckpointer {
-  conn.pragma('wal_autocheckpoint = 0');
   conn.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   const worker = new Worker(WORKER_BODY, {
     eval: true,
@@ -92,14 +92,8 @@ export function startSqliteCheckpointer(conn: SQLite.Database, options: SqliteCh
   });
   const exited = new Promise<void>((resolve) => {
     worker.once('exit', (code) => {
-      if (!stopping) {
-        try {
-          if (conn.open) conn.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
-        } catch {
-          // The connection is closing or busy: at worst the WAL grows until the next start.
-        }
-        options.onWarning?.(`the SQLite checkpoint thread stopped (exit code ${code}); checkpoints run in commits again`, failure);
-      }
+      // The connection's own checkpoints go on: commits only pay for all of the copying again.
+      if (!stopping) options.onWarning?.(`the SQLite checkpoint thread stopped (exit code ${code}); checkpoints run in commits only`, failure);
       resolve();
     });
   });
