@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import { sqliteDialect } from './sqlite-dialect.js';
+import { registerDirect } from './sqlite-direct.js';
 import { createGroupCommit } from './sqlite-group-commit.js';
 import type { Tables } from './tables.js';
 
@@ -67,6 +68,7 @@ function openSqlite(options: DatabaseOptions): Database {
   let checkpointer: SqliteCheckpointer | undefined;
   if (options.backgroundCheckpoints && path !== ':memory:') checkpointer = startSqliteCheckpointer(conn, { synchronous, onWarning: options.onWarning });
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn) });
+  registerDirect(db, conn, false);
   const groupCommit = createGroupCommit(db, conn);
   return {
     db,

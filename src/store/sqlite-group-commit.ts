@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
+import { registerDirect, unregisterDirect } from './sqlite-direct.js';
 import type { Tables } from './tables.js';
 
 /**
@@ -72,7 +73,16 @@ export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database) {
   async function drain(): Promise<void> {
     try {
       // The connection is taken anew for each batch, so reads waiting for it go in between.
-      while (queue.length > 0) await db.connection().execute(runBatch);
+      while (queue.length > 0) {
+        await db.connection().execute(async (trx) => {
+          registerDirect(trx, conn, true);
+          try {
+            await runBatch(trx);
+          } finally {
+            unregisterDirect(trx);
+          }
+        });
+      }
     } catch (err) {
       for (const job of queue.splice(0)) job.reject(err);
     } finally {

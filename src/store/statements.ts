@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Tables } from './tables.js';
 import type { Dialect } from './database.js';
+import { directStatement } from './sqlite-direct.js';
 
 /**
  * A hot-path query written out as SQL once, instead of built and compiled by Kysely on every
@@ -19,6 +20,8 @@ export function statement<Row = Record<string, unknown>>(dialect: Dialect, text:
   const sql = dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
   return {
     async run(db, parameters) {
+      const direct = dialect === 'sqlite' ? directStatement(db, sql) : undefined;
+      if (direct) return direct.reader ? (direct.all(parameters) as Row[]) : (direct.run(parameters), []);
       const result = await db.executeQuery<Row>(CompiledQuery.raw(sql, parameters as unknown[]));
       return result.rows;
     },

@@ -6,6 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { type Kysely, sql } from 'kysely';
 import { type Database, openDatabase } from '../../src/store/database.js';
+import { createStore } from '../../src/store/index.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
 import type { Tables } from '../../src/store/tables.js';
 
 const insert = (db: Kysely<Tables>, name: string) => sql`insert into notes (name) values (${name})`.execute(db);
@@ -103,5 +105,38 @@ describe('SQLite group commit', () => {
     await Promise.all(names.map((name) => database.transaction((db) => insert(db, name))));
     const all = committed();
     for (const name of names) assert.ok(all.includes(name));
+  });
+});
+
+describe('SQLite statements run at once', () => {
+  it('outside a transaction they wait while one is open, so they never read its uncommitted rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roster-direct-'));
+    const database = openDatabase({ url: join(dir, 'roster.db') });
+    try {
+      await migrateToLatest(database);
+      const store = createStore(database);
+      const user = { id: 'usr_direct000001', email: 'd@example.com', username: 'direct', first_name: null, last_name: null, role: 'member', metadata: {}, created_at: '2026-01-01T00:00:00Z' };
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const writing = store.transaction(async (tx) => {
+        await tx.users.insert(user);
+        // Inside its own transaction, the statement sees the row at once.
+        assert.equal((await tx.users.findById(user.id))?.email, user.email);
+        await gate;
+      });
+      await new Promise((resolve) => setImmediate(resolve)); // the transaction is open
+      let read: unknown = 'pending';
+      const reading = store.users.findById(user.id).then((found) => (read = found?.email));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(read, 'pending', 'the read waited for the commit instead of reading the open transaction');
+      open();
+      await Promise.all([writing, reading]);
+      assert.equal(read, user.email);
+      // With no transaction open, the same statement answers at once.
+      assert.equal((await store.users.findById(user.id))?.username, 'direct');
+    } finally {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
