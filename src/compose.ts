@@ -34,22 +34,13 @@ export interface RuntimeOptions {
   /** Where Redis outage warnings (at most one a minute) and recoveries go. */
   onWarning?: (message: string, err?: unknown) => void;
   onInfo?: (message: string) => void;
-  /** Checkpoint SQLite's WAL off the event loop (the server does; the CLI keeps SQLite's default). */
-  backgroundCheckpoints?: boolean;
   /** A limiter to use instead of the in-process one (a cluster worker's asks the primary). */
   limiter?: Limiter;
 }
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const database = openDatabase({
-    url: config.databaseUrl,
-    poolSize: config.databasePoolSize,
-    statementTimeoutMs: config.databaseStatementTimeoutMs,
-    sqliteSynchronous: config.sqliteSynchronous,
-    backgroundCheckpoints: options.backgroundCheckpoints,
-    onWarning: options.onWarning,
-  });
+  const database = openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs, sqliteSynchronous: config.sqliteSynchronous });
   let migrated: string[] = [];
   try {
     if (options.migrate !== false) migrated = await migrateToLatest(database);

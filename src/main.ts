@@ -28,8 +28,6 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
   const early: [string, unknown][] = [];
   const runtime = await openRuntime(config, {
     ...runtimeOptions,
-    // A commit that checkpoints would hold every other request on the event loop for its fsyncs.
-    backgroundCheckpoints: true,
     onError: (err, what) => log?.warn({ err }, `${what} failed`),
     onWarning: (message, err) => (log ? log.warn({ err }, message) : early.push([message, err])),
     onInfo: (message) => log?.info(message),

@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { registerDirect } from './sqlite-direct.js';
 import { createGroupCommit } from './sqlite-group-commit.js';
@@ -31,14 +30,6 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** SQLite's `synchronous` in WAL mode: `normal` (default) or `full` (also survives power loss). */
   sqliteSynchronous?: 'normal' | 'full';
-  /**
-   * SQLite: checkpoint the WAL from a worker thread instead of inside the commits that cross
-   * 1000 WAL pages (see sqlite-checkpointer.ts). For the serving process; ignored for PostgreSQL
-   * and `:memory:`.
-   */
-  backgroundCheckpoints?: boolean;
-  /** Where a background problem that does not fail a query is reported (the checkpoint thread stopping). */
-  onWarning?: (message: string, err?: unknown) => void;
 }
 
 export function dialectOf(url: string): Dialect {
@@ -65,8 +56,6 @@ function openSqlite(options: DatabaseOptions): Database {
   conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
-  let checkpointer: SqliteCheckpointer | undefined;
-  if (options.backgroundCheckpoints && path !== ':memory:') checkpointer = startSqliteCheckpointer(conn, { synchronous, onWarning: options.onWarning });
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn) });
   registerDirect(db, conn, false);
   const groupCommit = createGroupCommit(db, conn);
@@ -79,8 +68,6 @@ function openSqlite(options: DatabaseOptions): Database {
       await sql`select 1`.execute(db);
     },
     async close() {
-      // First: the connection that closes last checkpoints the whole WAL and removes it.
-      await checkpointer?.stop();
       await db.destroy();
     },
   };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -139,4 +139,23 @@ describe('SQLite statements run at once', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+it('continuous writes keep the WAL short: commits checkpoint it, so it starts over', async () => {
+  // A WAL that never starts over grows by every write and slows every read with it.
+  const dir = mkdtempSync(join(tmpdir(), 'roster-wal-'));
+  const database = openDatabase({ url: join(dir, 'roster.db') });
+  try {
+    await sql`create table filler (x blob)`.execute(database.db);
+    let largest = 0;
+    for (let i = 0; i < 6000; i++) {
+      // 24 MB in all, one page a commit, as fast as they come.
+      await database.transaction((db) => sql`insert into filler select randomblob(4000)`.execute(db));
+      if (i % 100 === 0) largest = Math.max(largest, statSync(join(dir, 'roster.db-wal')).size);
+    }
+    assert.ok(largest < 12_000_000, `the WAL reached ${largest} bytes`);
+  } finally {
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
