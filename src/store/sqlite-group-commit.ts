@@ -43,29 +43,50 @@ export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database) {
       return;
     }
     const done: { job: Job; value: unknown }[] = [];
+    /** Ends the batch without a commit: whatever it wrote is undone, so every job in it fails. */
+    const abort = (err: unknown): void => {
+      try {
+        if (conn.inTransaction) rollback.run();
+      } finally {
+        for (const d of done) d.job.reject(err);
+      }
+    };
     while (queue.length > 0 && done.length < MAX_BATCH) {
       const job = queue.shift()!;
-      savepoint.run();
       try {
-        done.push({ job, value: await job.fn(trx) });
+        savepoint.run();
+      } catch (err) {
+        job.reject(err);
+        return abort(err);
+      }
+      let value: unknown;
+      try {
+        value = await job.fn(trx);
+      } catch (err) {
+        job.reject(err);
+        try {
+          // SQLite may have ended the whole transaction itself (a disk error, say): then the
+          // batch went with it.
+          if (!conn.inTransaction) return abort(err);
+          rollbackToSavepoint.run();
+          release.run();
+        } catch (rollbackErr) {
+          return abort(rollbackErr);
+        }
+        continue;
+      }
+      try {
         release.run();
       } catch (err) {
         job.reject(err);
-        if (!conn.inTransaction) {
-          // SQLite ended the whole transaction (a disk error, say): the batch went with it.
-          for (const d of done) d.job.reject(err);
-          return;
-        }
-        rollbackToSavepoint.run();
-        release.run();
+        return abort(err);
       }
+      done.push({ job, value });
     }
     try {
       commit.run();
     } catch (err) {
-      if (conn.inTransaction) rollback.run();
-      for (const d of done) d.job.reject(err);
-      return;
+      return abort(err);
     }
     for (const d of done) d.job.resolve(d.value);
   }

@@ -79,6 +79,36 @@ describe('SQLite group commit', () => {
     assert.ok(!names.includes('undone'), 'the failed transaction left nothing');
   });
 
+  it("when SQLite ends a batch's transaction, every job in it fails, and the next batch works", async () => {
+    // Each from its own callback of one turn, so that the three share a batch.
+    const start = <T>(fn: (db: Kysely<Tables>) => Promise<T>) =>
+      new Promise<PromiseSettledResult<T>>((resolve) =>
+        setImmediate(() =>
+          database.transaction(fn).then(
+            (value) => resolve({ status: 'fulfilled', value }),
+            (reason) => resolve({ status: 'rejected', reason }),
+          ),
+        ),
+      );
+    const [first, ending, after] = await Promise.all([
+      start((db) => insert(db, 'lost-with-batch')),
+      start(async (db) => {
+        // As a disk error would: the whole transaction is gone, not just this job's part.
+        await sql`rollback`.execute(db);
+        throw new Error('disk gone');
+      }),
+      start((db) => insert(db, 'next-batch')),
+    ]);
+    assert.equal(first.status, 'rejected', 'its write was undone with the batch, so it was not acknowledged');
+    assert.equal(ending.status, 'rejected');
+    assert.equal(after.status, 'fulfilled');
+    const names = committed();
+    assert.ok(!names.includes('lost-with-batch'));
+    assert.ok(names.includes('next-batch'));
+    await database.transaction((db) => insert(db, 'still-working'));
+    assert.ok(committed().includes('still-working'));
+  });
+
   it('a query outside the transactions waits for their commit, never reading what is not committed', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
