@@ -7,6 +7,7 @@ import type { Dialect } from '../database.js';
  * rewrites their data); what it costs is a write to `sqlite_sequence` in every transaction that
  * records an event, about a sixth of a PATCH's time in SQLite. SQLite cannot drop AUTOINCREMENT
  * in place, so the table is rebuilt. PostgreSQL's identity column costs nothing of the kind.
+ * The columns repeat 0002's on purpose: a released migration never changes, so none shares code.
  */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   if (dialect !== 'sqlite') return;
