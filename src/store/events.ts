@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Dialect } from './database.js';
-import { statement } from './statements.js';
+import { perDialect, statement } from './statements.js';
 import type { Tables } from './tables.js';
 
 export type EventType = 'user.created' | 'user.updated' | 'user.deleted' | 'user.password_changed' | 'user.email_verified';
@@ -43,7 +43,7 @@ export function toEvent(row: Selectable<Tables['events']>): StoredEvent {
 
 const appendSql = 'insert into "events" ("id", "type", "user_id", "actor_kind", "actor_id", "request_id", "data", "created_at") values (?, ?, ?, ?, ?, ?, ?, ?)';
 /** Every change appends one (see statements.ts). */
-const append = { sqlite: statement('sqlite', appendSql), postgres: statement('postgres', appendSql) };
+const append = perDialect((dialect) => statement(dialect, appendSql));
 
 export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
   return {

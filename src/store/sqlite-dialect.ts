@@ -18,21 +18,26 @@ export function sqliteDialect(conn: SQLite.Database): SqliteDialect {
 }
 
 const STATEMENT_CACHE_SIZE = 500;
+const caches = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
+
+/** `conn`'s statement for `sql`, prepared once: Kysely's queries and the store's hot statements share it. */
+export function preparedStatement(conn: SQLite.Database, sql: string): SQLite.Statement {
+  let statements = caches.get(conn);
+  if (!statements) caches.set(conn, (statements = new Map()));
+  let statement = statements.get(sql);
+  if (!statement) {
+    statement = conn.prepare(sql);
+    if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+    statements.set(sql, statement);
+  }
+  return statement;
+}
 
 function cachingStatements(conn: SQLite.Database): SqliteDialectConfig['database'] {
-  const statements = new Map<string, SQLite.Statement>();
   return {
-    prepare(sql: string) {
-      let statement = statements.get(sql);
-      if (!statement) {
-        statement = conn.prepare(sql);
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-        statements.set(sql, statement);
-      }
-      return statement;
-    },
+    prepare: (sql: string) => preparedStatement(conn, sql),
     close() {
-      statements.clear();
+      caches.delete(conn);
       conn.close();
     },
   } as SqliteDialectConfig['database'];

@@ -1,4 +1,5 @@
 import type SQLite from 'better-sqlite3';
+import { preparedStatement } from './sqlite-dialect.js';
 
 /**
  * When a statement may skip Kysely's asynchronous executor and run on better-sqlite3 at once.
@@ -17,7 +18,6 @@ interface Direct {
 }
 
 const handles = new WeakMap<object, Direct>();
-const prepared = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
 
 export function registerDirect(handle: object, conn: SQLite.Database, holdsConnection: boolean): void {
   handles.set(handle, { conn, holdsConnection });
@@ -32,9 +32,5 @@ export function unregisterDirect(handle: object): void {
 export function directStatement(handle: object, sql: string): SQLite.Statement | undefined {
   const direct = handles.get(handle);
   if (!direct || !direct.conn.open || (!direct.holdsConnection && direct.conn.inTransaction)) return undefined;
-  let statements = prepared.get(direct.conn);
-  if (!statements) prepared.set(direct.conn, (statements = new Map()));
-  let statement = statements.get(sql);
-  if (!statement) statements.set(sql, (statement = direct.conn.prepare(sql)));
-  return statement;
+  return preparedStatement(direct.conn, sql);
 }

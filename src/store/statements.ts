@@ -6,8 +6,8 @@ import { directStatement } from './sqlite-direct.js';
 /**
  * A hot-path query written out as SQL once, instead of built and compiled by Kysely on every
  * call: the benchmark showed query building as a sixth of a PATCH's time. Only the parameters
- * change per call, so the SQLite dialect's statement cache prepares it once, and PostgreSQL
- * gets the same text every time. Placeholders are written `?` and become `$1, $2, …` for
+ * change per call, so SQLite prepares it once (sqlite-dialect.ts) and PostgreSQL gets the same
+ * text every time. Placeholders are written `?` and become `$1, $2, …` for
  * PostgreSQL. Used only for the few queries every request runs; the rest stay Kysely's.
  */
 export interface Statement<Row> {
@@ -26,6 +26,11 @@ export function statement<Row = Record<string, unknown>>(dialect: Dialect, text:
       return result.rows;
     },
   };
+}
+
+/** One of a statement (or of a set of them) per dialect, made once at load. */
+export function perDialect<T>(make: (dialect: Dialect) => T): Record<Dialect, T> {
+  return { sqlite: make('sqlite'), postgres: make('postgres') };
 }
 
 /** One statement per key, made on first use: for SQL that depends on which columns a call sets. */

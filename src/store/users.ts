@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import type { User } from '../schemas/users.js';
 import type { Dialect } from './database.js';
 import type { Tables, UsersTable } from './tables.js';
-import { statement, statementsByKey } from './statements.js';
+import { perDialect, statement, statementsByKey } from './statements.js';
 import { uniqueViolation } from './unique-violation.js';
 
 /** A user as stored: the wire shape plus what the service needs and never sends. */
@@ -104,7 +104,7 @@ function hotStatements(dialect: Dialect) {
   };
 }
 
-const hot = { sqlite: hotStatements('sqlite'), postgres: hotStatements('postgres') };
+const hot = perDialect(hotStatements);
 
 export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
   const live = () => db.selectFrom('users').select(USER_COLUMNS).where('deleted_at', 'is', null);

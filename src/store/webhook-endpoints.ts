@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Dialect } from './database.js';
-import { statement } from './statements.js';
+import { perDialect, statement } from './statements.js';
 import type { Tables } from './tables.js';
 
 export interface StoredWebhookEndpoint {
@@ -30,7 +30,7 @@ function toEndpoint(row: Selectable<Tables['webhook_endpoints']>): StoredWebhook
 
 const liveSql = 'select * from "webhook_endpoints" where "deleted_at" is null';
 /** Every change asks which endpoints subscribe to it (see statements.ts). */
-const allLive = { sqlite: statement<Selectable<Tables['webhook_endpoints']>>('sqlite', liveSql), postgres: statement<Selectable<Tables['webhook_endpoints']>>('postgres', liveSql) };
+const allLive = perDialect((dialect) => statement<Selectable<Tables['webhook_endpoints']>>(dialect, liveSql));
 
 export function createWebhookEndpointStore(db: Kysely<Tables>, dialect: Dialect) {
   const live = () => db.selectFrom('webhook_endpoints').selectAll().where('deleted_at', 'is', null);

@@ -12,6 +12,9 @@ import type { Tables } from '../../src/store/tables.js';
 
 const insert = (db: Kysely<Tables>, name: string) => sql`insert into notes (name) values (${name})`.execute(db);
 
+/** Runs `start` from a callback of its own in the next event-loop turn, as requests read from several sockets are. */
+const inOwnCallback = <T>(start: () => Promise<T>) => new Promise<T>((resolve, reject) => setImmediate(() => start().then(resolve, reject)));
+
 describe('SQLite group commit', () => {
   let dir: string;
   let database: Database;
@@ -34,22 +37,9 @@ describe('SQLite group commit', () => {
   it('commits transactions that arrive together once, and answers each after that commit', async () => {
     await sql`pragma wal_autocheckpoint = 0`.execute(database.db);
     const framesBefore = (other.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0].log;
-    const seen: string[][] = [];
     const names = Array.from({ length: 20 }, (_, i) => `together-${i}`);
-    // Each from its own callback of one event-loop turn, as requests read from several sockets.
-    await Promise.all(
-      names.map(
-        (name) =>
-          new Promise<void>((resolve, reject) =>
-            setImmediate(() =>
-              database
-                .transaction((db) => insert(db, name))
-                .then(() => seen.push(committed()))
-                .then(() => resolve(), reject),
-            ),
-          ),
-      ),
-    );
+    // What another connection saw committed at the moment each transaction was answered.
+    const seen = await Promise.all(names.map((name) => inOwnCallback(() => database.transaction((db) => insert(db, name)).then(committed))));
     // Each answer came when its row was already visible to another connection.
     names.forEach((name, i) => assert.ok(seen[i].includes(name), `${name} committed before it was answered`));
     // One commit of one table page (plus its WAL header), not twenty.
@@ -81,23 +71,16 @@ describe('SQLite group commit', () => {
 
   it("when SQLite ends a batch's transaction, every job in it fails, and the next batch works", async () => {
     // Each from its own callback of one turn, so that the three share a batch.
-    const start = <T>(fn: (db: Kysely<Tables>) => Promise<T>) =>
-      new Promise<PromiseSettledResult<T>>((resolve) =>
-        setImmediate(() =>
-          database.transaction(fn).then(
-            (value) => resolve({ status: 'fulfilled', value }),
-            (reason) => resolve({ status: 'rejected', reason }),
-          ),
-        ),
-      );
-    const [first, ending, after] = await Promise.all([
-      start((db) => insert(db, 'lost-with-batch')),
-      start(async (db) => {
-        // As a disk error would: the whole transaction is gone, not just this job's part.
-        await sql`rollback`.execute(db);
-        throw new Error('disk gone');
-      }),
-      start((db) => insert(db, 'next-batch')),
+    const [first, ending, after] = await Promise.allSettled([
+      inOwnCallback(() => database.transaction((db) => insert(db, 'lost-with-batch'))),
+      inOwnCallback(() =>
+        database.transaction(async (db) => {
+          // As a disk error would: the whole transaction is gone, not just this job's part.
+          await sql`rollback`.execute(db);
+          throw new Error('disk gone');
+        }),
+      ),
+      inOwnCallback(() => database.transaction((db) => insert(db, 'next-batch'))),
     ]);
     assert.equal(first.status, 'rejected', 'its write was undone with the batch, so it was not acknowledged');
     assert.equal(ending.status, 'rejected');
