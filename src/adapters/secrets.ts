@@ -10,7 +10,11 @@ export function hashSecret(secret: string): string {
 
 /** Compares two hex digests without leaking where they differ. */
 export function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
+  return sameDigest(a, Buffer.from(b, 'hex'));
+}
+
+/** sameHash against a digest already in bytes (a cached one). */
+export function sameDigest(hex: string, digest: Buffer): boolean {
+  const given = Buffer.from(hex, 'hex');
+  return given.length === digest.length && timingSafeEqual(given, digest);
 }

@@ -78,7 +78,7 @@ export function authenticate({ authenticator, limiter, failuresPerMinute }: Auth
         throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(retryAfter) });
       }
     }
-    const principal = match ? await authenticator.authenticate(match[1]) : null;
+    const principal = match && fingerprint ? await authenticator.authenticate(match[1], fingerprint) : null;
     if (!principal) {
       await limiter.consume(failureKey, failuresPerMinute, FAILURE_WINDOW_SECONDS);
       throw unauthorized(match ? 'Invalid, expired or revoked credential' : 'Malformed Authorization header: expected Bearer <credential>', true);

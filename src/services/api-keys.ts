@@ -1,7 +1,7 @@
 import { nowIso, toIso } from '../adapters/clock.js';
 import type { Invalidations } from '../adapters/invalidations.js';
 import { randomId, randomSecret } from '../adapters/ids.js';
-import { hashSecret, sameHash } from '../adapters/secrets.js';
+import { hashSecret, sameDigest } from '../adapters/secrets.js';
 import { notFound } from '../errors.js';
 import type { ApiKey, CreatedApiKey } from '../schemas/api-keys.js';
 import type { StoredApiKey } from '../store/api-keys.js';
@@ -43,18 +43,30 @@ export function toApiKeyResponse(key: StoredApiKey): ApiKey {
   };
 }
 
+/** A key as cached: what every request with it needs, worked out once per read from the database. */
+interface CachedKey {
+  key: StoredApiKey;
+  secretHash: Buffer;
+  principal: Principal;
+}
+
 export function createApiKeyService({ store, invalidations, onError = () => {} }: Deps) {
-  const cache = new Map<string, { key: StoredApiKey | undefined; fetchedAt: number }>();
+  const cache = new Map<string, { cached: CachedKey | undefined; fetchedAt: number }>();
   const touchedAt = new Map<string, number>();
 
-  async function load(id: string): Promise<StoredApiKey | undefined> {
+  async function load(id: string): Promise<CachedKey | undefined> {
     const hit = cache.get(id);
     const now = Date.now();
-    if (hit && now - hit.fetchedAt < CACHE_TTL_MS) return hit.key;
+    if (hit && now - hit.fetchedAt < CACHE_TTL_MS) return hit.cached;
     const key = await store.apiKeys.findById(id);
+    const cached = key && {
+      key,
+      secretHash: Buffer.from(key.secretHash, 'hex'),
+      principal: { kind: 'api_key', id: key.id, scopes: expandScopes(key.scopes), rateLimitPerMinute: key.rateLimitPerMinute } as const,
+    };
     if (cache.size >= CACHE_MAX_ENTRIES) cache.clear();
-    cache.set(id, { key, fetchedAt: now });
-    return key;
+    cache.set(id, { cached, fetchedAt: now });
+    return cached;
   }
 
   function touch(key: StoredApiKey): void {
@@ -67,15 +79,17 @@ export function createApiKeyService({ store, invalidations, onError = () => {} }
 
   const verifier: CredentialVerifier = {
     accepts: (credential) => credential.startsWith('rk_'),
-    async verify(credential): Promise<Principal | null> {
+    async verify(credential, fingerprint): Promise<Principal | null> {
       const match = KEY_FORMAT.exec(credential);
       if (!match) return null;
-      const key = await load(`key_${match[1]}`);
-      if (!key || key.revokedAt !== null) return null;
-      if (!sameHash(hashSecret(credential), key.secretHash)) return null;
+      const cached = await load(`key_${match[1]}`);
+      if (!cached) return null;
+      const { key } = cached;
+      if (key.revokedAt !== null) return null;
+      if (!sameDigest(fingerprint, cached.secretHash)) return null;
       if (key.expiresAt !== null && key.expiresAt <= nowIso()) return null;
       touch(key);
-      return { kind: 'api_key', id: key.id, scopes: expandScopes(key.scopes), rateLimitPerMinute: key.rateLimitPerMinute };
+      return cached.principal;
     },
   };
 

@@ -1,3 +1,4 @@
+import { hashSecret } from '../adapters/secrets.js';
 import { AppError } from '../errors.js';
 
 export type Scope = 'read' | 'write' | 'admin';
@@ -44,15 +45,18 @@ export function grantedScopes(scopes: Iterable<string>): Scope[] {
 export interface CredentialVerifier {
   /** Whether the credential has this verifier's form (cheap, no I/O). */
   accepts(credential: string): boolean;
-  /** The principal, or null for an unknown, revoked, expired or invalid credential. */
-  verify(credential: string): Promise<Principal | null>;
+  /**
+   * The principal, or null for an unknown, revoked, expired or invalid credential. `fingerprint`
+   * is hashSecret(credential), which the caller has already worked out.
+   */
+  verify(credential: string, fingerprint: string): Promise<Principal | null>;
 }
 
 export function createAuthenticator(verifiers: CredentialVerifier[]) {
   return {
     /** Resolves a bearer credential to its principal, or null if no verifier accepts it. */
-    async authenticate(credential: string): Promise<Principal | null> {
-      for (const v of verifiers) if (v.accepts(credential)) return v.verify(credential);
+    async authenticate(credential: string, fingerprint = hashSecret(credential)): Promise<Principal | null> {
+      for (const v of verifiers) if (v.accepts(credential)) return v.verify(credential, fingerprint);
       return null;
     },
   };
