@@ -1,4 +1,5 @@
 import type SQLite from 'better-sqlite3';
+import { holdConnection, releaseConnection } from './sqlite-direct.js';
 import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver, type SqliteDialectConfig } from 'kysely';
 
 /**
@@ -14,7 +15,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, Sql
  *   bounded all the same. Reuse is safe: Kysely runs one query at a time on the connection.
  */
 export function sqliteDialect(conn: SQLite.Database): SqliteDialect {
-  return new CachingSqliteDialect({ database: cachingStatements(conn) });
+  return new CachingSqliteDialect({ database: cachingStatements(conn) }, conn);
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -44,6 +45,24 @@ function cachingStatements(conn: SQLite.Database): SqliteDialectConfig['database
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #conn: SQLite.Database;
+
+  constructor(config: SqliteDialectConfig, conn: SQLite.Database) {
+    super(config);
+    this.#conn = conn;
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    holdConnection(this.#conn);
+    return connection;
+  }
+
+  override async releaseConnection(): Promise<void> {
+    releaseConnection(this.#conn);
+    await super.releaseConnection();
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
@@ -51,13 +70,15 @@ class ImmediateSqliteDriver extends SqliteDriver {
 
 class CachingSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  readonly #conn: SQLite.Database;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(config: SqliteDialectConfig, conn: SQLite.Database) {
     super(config);
     this.#config = config;
+    this.#conn = conn;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#conn);
   }
 }

@@ -154,6 +154,56 @@ describe('SQLite statements run at once', () => {
   });
 });
 
+describe('SQLite reads outside transactions share one snapshot per event-loop turn', () => {
+  let dir: string;
+  let database: Database;
+  let other: SQLite.Database;
+  const store = () => createStore(database);
+  const user = { id: 'usr_snapshot0001', email: 's@example.com', username: 'snapshot', first_name: 'Before', last_name: null, role: 'member', metadata: {}, created_at: '2026-01-01T00:00:00Z' };
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'roster-snapshot-'));
+    database = openDatabase({ url: join(dir, 'roster.db') });
+    await migrateToLatest(database);
+    await store().transaction((tx) => tx.users.insert(user));
+    // As another process (the CLI) would.
+    other = new SQLite(join(dir, 'roster.db'));
+  });
+  after(async () => {
+    other.close();
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('within a turn they read one snapshot; the next turn sees what another process committed', async () => {
+    await nextTurn();
+    assert.equal((await store().users.findById(user.id))?.first_name, 'Before');
+    other.prepare('update users set first_name = ? where id = ?').run('By the CLI', user.id);
+    assert.equal((await store().users.findById(user.id))?.first_name, 'Before', 'the same turn reads the same snapshot');
+    await nextTurn();
+    assert.equal((await store().users.findById(user.id))?.first_name, 'By the CLI');
+  });
+
+  it("this process's own write ends the snapshot: it is committed at once, and read back in the same turn", async () => {
+    await nextTurn();
+    assert.ok(await store().users.findById(user.id)); // the turn's snapshot is open
+    await database.db.updateTable('users').set({ first_name: 'Written' }).where('id', '=', user.id).execute();
+    assert.equal((other.prepare('select first_name from users where id = ?').get(user.id) as { first_name: string }).first_name, 'Written', 'committed, not held in the snapshot');
+    assert.equal((await store().users.findById(user.id))?.first_name, 'Written');
+  });
+
+  it('a transaction after reads in the same turn commits, and later reads see it', async () => {
+    await nextTurn();
+    assert.ok(await store().users.findById(user.id));
+    await store().transaction(async (tx) => {
+      const current = await tx.users.findByIdForUpdate(user.id);
+      assert.ok(await tx.users.update(user.id, current!.version, { first_name: 'In a transaction' }, '2026-01-02T00:00:00Z'));
+    });
+    assert.equal((await store().users.findById(user.id))?.first_name, 'In a transaction');
+  });
+});
+
 it('continuous writes keep the WAL short: commits checkpoint it, so it starts over', async () => {
   // A WAL that never starts over grows by every write and slows every read with it.
   const dir = mkdtempSync(join(tmpdir(), 'roster-wal-'));
