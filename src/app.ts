@@ -8,7 +8,7 @@ import { authenticate, authorize } from './http/auth.js';
 import { errorHandler, frameworkErrors } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency } from './http/idempotency.js';
-import { asyncStdout } from './http/log-destination.js';
+import { type LogStream, asyncStdout } from './http/log-destination.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -57,7 +57,7 @@ export interface AppOptions {
   config: Config;
   services: AppServices;
   /** A pino destination stream (tests capture logs); default stdout, written asynchronously. */
-  logStream?: NodeJS.WritableStream;
+  logStream?: LogStream;
 }
 
 export const BODY_LIMIT = 64 * 1024;

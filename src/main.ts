@@ -4,6 +4,7 @@ import { buildApp } from './app.js';
 import { isClusterPrimary, servePrimary, workerRuntimeOptions } from './cluster.js';
 import { type Runtime, type RuntimeOptions, openRuntime } from './compose.js';
 import type { Config } from './config.js';
+import { type LogStream, asyncStdout } from './http/log-destination.js';
 import { type DeliveryTuning, createDeliveryEngine } from './services/webhook-deliveries.js';
 import { startIdempotencyCleanup } from './workers/idempotency-cleanup.js';
 import { startWebhookWorker } from './workers/webhook-delivery.js';
@@ -22,7 +23,7 @@ export interface ServerOptions {
 }
 
 /** Opens the database (migrating it), builds the app and listens. */
-export async function startServer(config: Config, logStream?: NodeJS.WritableStream, options: ServerOptions = {}, runtimeOptions: RuntimeOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logStream?: LogStream, options: ServerOptions = {}, runtimeOptions: RuntimeOptions = {}): Promise<RunningServer> {
   let log: FastifyInstance['log'] | undefined;
   // Warnings raised while opening (Redis not there at start) are kept until the log exists.
   const early: [string, unknown][] = [];
@@ -74,11 +75,16 @@ export async function startServer(config: Config, logStream?: NodeJS.WritableStr
 /** `roster serve`: runs until SIGTERM or SIGINT, then closes with grace. With WORKERS > 1, see cluster.ts. */
 export async function serve(config: Config): Promise<void> {
   if (isClusterPrimary(config)) return servePrimary(config);
-  const server = await startServer(config, undefined, {}, workerRuntimeOptions(config));
+  const logStream = asyncStdout();
+  const server = await startServer(config, logStream, {}, workerRuntimeOptions(config));
   server.app.log.info({ url: server.url, database: server.runtime.database.location }, 'roster listening');
+  // Shown at once rather than with the next block of log lines (log-destination.ts), as is the
+  // start of a shutdown.
+  logStream.flush();
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       server.app.log.info({ signal }, 'shutting down');
+      logStream.flush();
       server.stop().then(resolve, (err) => {
         server.app.log.error({ err }, 'shutdown failed');
         process.exitCode = 1;

@@ -47,6 +47,8 @@ describe('roster serve', () => {
       const health = await call(url, 'GET', '/healthz', { headers: { 'x-request-id': 'serve-health' } });
       assert.equal(health.status, 200);
       assert.deepEqual(health.body, { status: 'ok' });
+      // Lines are written in blocks, but a quiet server still writes what it has, within a second.
+      await waitFor('the line of an idle server to be written', async () => (jsonLines(server.out.stdout).some((l) => l.request_id === 'serve-health') ? true : undefined), 30_000);
 
       // A key minted by the CLI, in the same folder, against the same default database.
       const minted = await runRoster(['keys', 'create', '--name', 'serve-test', '--scopes', 'write', '--json'], { cwd });

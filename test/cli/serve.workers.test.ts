@@ -115,8 +115,8 @@ describe('roster serve with WORKERS=2', () => {
     assert.equal(created.status, 201);
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => send(port, 'PATCH', `/v1/users/${created.body.id}`, key, { first_name: `Name${i}` })));
     assert.deepEqual(results.map((r) => r.status), Array(40).fill(200));
-    const writers = new Set(requestLines((l) => l.method === 'PATCH').map((l) => l.pid));
-    assert.equal(writers.size, 2, 'both workers took PATCH requests');
+    // Each worker writes its log lines in blocks, at least once a second: waited for.
+    await until('both workers to log PATCH requests', () => (new Set(requestLines((l) => l.method === 'PATCH').map((l) => l.pid)).size === 2 ? true : undefined));
     const final = await send(port, 'GET', `/v1/users/${created.body.id}`, key);
     assert.match(final.body.first_name, /^Name\d+$/);
   });
@@ -125,8 +125,9 @@ describe('roster serve with WORKERS=2', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await send(port, 'GET', '/v1/users', limitedKey)).status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
-    const servedBy = new Set(requestLines((l) => l.credential === limitedKeyId).map((l) => l.pid));
-    assert.equal(servedBy.size, 2, 'the requests were spread over both workers');
+    await until('the requests to be logged by both workers', () =>
+      requestLines((l) => l.credential === limitedKeyId).length === 8 ? new Set(requestLines((l) => l.credential === limitedKeyId).map((l) => l.pid)).size === 2 || 'one worker' : undefined,
+    ).then((spread) => assert.equal(spread, true, 'the requests were spread over both workers'));
   });
 
   it('stops the primary and every worker on SIGTERM', async () => {
