@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 export interface OutgoingMail {
   to: string;
@@ -50,25 +50,33 @@ export function createMailer({ smtpUrl, from, log }: MailerOptions): Mailer {
       close() {},
     };
   }
-  const transport = createTransport(
-    {
-      url: smtpUrl,
-      // Short enough that a dead server answers 503 well before the 30 s request timeout.
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 15_000,
-    },
-    { from },
-  );
+  // nodemailer is loaded with the first message: most requests never send one.
+  let transport: Promise<Transporter> | undefined;
+  let opened: Transporter | undefined;
+  const open = async (): Promise<Transporter> => {
+    const { createTransport } = await import('nodemailer');
+    opened = createTransport(
+      {
+        url: smtpUrl,
+        // Short enough that a dead server answers 503 well before the 30 s request timeout.
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 15_000,
+      },
+      { from },
+    );
+    return opened;
+  };
   return {
     logOnly: false,
     async send(mail) {
+      transport ??= open();
       try {
-        await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+        await (await transport).sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
       } catch (err) {
         throw new MailUnavailableError(err);
       }
     },
-    close: () => transport.close(),
+    close: () => opened?.close(),
   };
 }

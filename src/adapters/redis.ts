@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /** How often, at most, a Redis outage is logged while it lasts. */
 export const REDIS_WARNING_INTERVAL_MS = 60_000;
@@ -37,6 +37,8 @@ const retryStrategy = (times: number) => Math.min(times * 200, 2000);
  * serves with in-process limits and reconnects in the background.
  */
 export async function openRedis({ url, prefix, warn, info = () => {} }: RedisOptions): Promise<RedisConnection> {
+  // Loaded only when REDIS_URL is set: a server without Redis does not carry the client.
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

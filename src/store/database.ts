@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type PgModule from 'pg';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { registerDirect } from './sqlite-direct.js';
 import { createGroupCommit } from './sqlite-group-commit.js';
@@ -73,15 +74,18 @@ function openSqlite(options: DatabaseOptions): Database {
   };
 }
 
-// int8 (bigint) as a JS number: the only int8 columns are sequence numbers, far below 2^53.
-const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === 20) return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format as 'text');
-  },
-};
+// The PostgreSQL driver is loaded only by a server that uses it: on SQLite it is dead weight.
+const load = createRequire(import.meta.url);
 
 function openPostgres(options: DatabaseOptions): Database {
+  const pg = load('pg') as typeof PgModule;
+  // int8 (bigint) as a JS number: the only int8 columns are sequence numbers, far below 2^53.
+  const pgTypes = {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === 20) return (value: string) => Number(value);
+      return pg.types.getTypeParser(oid, format as 'text');
+    },
+  };
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,

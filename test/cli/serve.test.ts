@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { call, uniqueUser } from '../helpers/client.js';
 import { runRoster, spawnRoster } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The JSON lines a process wrote so far; every line must be one. */
 function jsonLines(text: string): Record<string, any>[] {
@@ -127,6 +131,22 @@ describe('roster serve', () => {
     } finally {
       if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
+  });
+
+  it('on SQLite, without Redis or SMTP, does not load the PostgreSQL, Redis or SMTP clients', async () => {
+    // Each would add megabytes of memory to a server that never uses it.
+    const script = `
+      import { createRequire } from 'node:module';
+      const { startServer } = await import('./dist/main.js');
+      const { configWith } = await import('./dist/config.js');
+      const server = await startServer(configWith({ databaseUrl: ':memory:', port: 0 }), { write() {} });
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => /node_modules\\/(pg|ioredis|nodemailer)\\//.test(f));
+      await server.stop();
+      console.log(JSON.stringify(loaded));`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || String(err))) : resolve(stdout))),
+    );
+    assert.deepEqual(JSON.parse(out), []);
   });
 
   const invalid: [string, Record<string, string>, string[], RegExp][] = [
