@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick | --scale] [--profile]`: the real service against a framework-free
  * reference server, same machine, same run, rounds alternating. See BENCHMARKS.md.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -70,22 +70,31 @@ async function main(): Promise<void> {
   const started = performance.now();
   log(`roster bench (${mode.name}): ${users.toLocaleString('en')} users, ${rounds} round(s) of ${load.seconds} s per scenario and server`);
   const main = await seeded('main', users);
-  // The reference server speaks SQLite only: on PostgreSQL it gets its own file, seeded alike.
+  const key = `Bearer ${await mintKey(main.url)}`;
   const onSqlite = !process.env.BENCH_DATABASE_URL;
-  const refDb = onSqlite ? main : await (async () => {
+  // On SQLite every server gets its own copy of the seeded file (key included): servers sharing
+  // one file would share its WAL, and each would pay for checkpointing the others' writes.
+  const copyOf = (name: string) => {
+    const url = join(work, `${name}.db`);
+    copyFileSync(main.url, url);
+    return url;
+  };
+  // The reference server speaks SQLite only: on PostgreSQL it gets its own file, seeded alike.
+  const refDb = onSqlite ? { url: copyOf('reference'), lastSeq: main.lastSeq } : await (async () => {
     const db = await createDatabase(undefined, work, 'reference');
     const { lastSeq } = await seedUsers(db.url, users);
     return { url: db.url, lastSeq };
   })();
-  const key = `Bearer ${await mintKey(main.url)}`;
   const refKey = onSqlite ? key : `Bearer ${await mintKey(refDb.url)}`;
+  // The 2-worker service is left out of the quick run (its own test covers it) and the scale run.
+  const withTwoWorkers = !(args.scale || args.quick);
+  const twoDbUrl = withTwoWorkers && onSqlite ? copyOf('two-workers') : main.url;
 
   // Started side by side: on a busy machine each start takes seconds.
   const [one, reference, two] = await Promise.all([
     service('roster', main.url, 1),
     startReference(refDb.url, work).then((t) => (targets.push(t), t)),
-    // The 2-worker service is left out of the quick run (its own test covers it) and the scale run.
-    args.scale || args.quick ? undefined : service('roster ×2 workers', main.url, 2),
+    withTwoWorkers ? service('roster ×2 workers', twoDbUrl, 2) : undefined,
   ]);
   let small: Target | undefined;
   let smallLastSeq = 0;

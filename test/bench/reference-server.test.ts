@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { mintKey } from '../../bench/credentials.js';
+import { startReference } from '../../bench/processes.js';
+import { benchUserId, seedUsers } from '../../bench/seed.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'roster-reference-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function patch(url: string, key: string, id: string, firstName: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/users/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ first_name: firstName }));
+  });
+}
+
+it('the reference server checkpoints its WAL as it writes, as any SQLite server must', async () => {
+  // A WAL that is never checkpointed grows by every write; on a shared file, the next server to
+  // checkpoint pays for all of it, and the reference's own writes look cheaper than they are.
+  const file = join(dir, 'reference.db');
+  await seedUsers(file, 100);
+  const key = await mintKey(file);
+  const reference = await startReference(file, dir);
+  try {
+    // One page a write: 3000 writes are three times SQLite's automatic checkpoint (1000 pages).
+    for (let i = 0; i < 3000; i++) assert.equal(await patch(reference.url, key, benchUserId(i % 100), `N${i}`), 200);
+    const wal = statSync(`${file}-wal`).size;
+    assert.ok(wal < 8_000_000, `the WAL reached ${wal} bytes`);
+  } finally {
+    await reference.stop();
+  }
+});
