@@ -1,18 +1,20 @@
 import type SQLite from 'better-sqlite3';
-import { holdConnection, releaseConnection } from './sqlite-direct.js';
 import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver, type SqliteDialectConfig } from 'kysely';
+import { holdConnection, releaseConnection } from './sqlite-direct.js';
 
 /**
- * Kysely's SQLite dialect with two changes, both for the processes that share one file (the
- * `roster serve` workers, the CLI beside the server):
+ * Kysely's SQLite dialect with three changes:
  *
- * - Transactions begin IMMEDIATE, taking the write lock up front. A deferred BEGIN that reads and
- *   then writes fails at once with SQLITE_BUSY when another process wrote in between (WAL cannot
- *   upgrade a stale snapshot, and busy_timeout does not apply); IMMEDIATE waits its turn instead.
- *   Every transaction here writes, so nothing is lost by taking the lock first.
+ * - Transactions begin IMMEDIATE, taking the write lock up front, for the processes that share
+ *   one file (the `roster serve` workers, the CLI beside the server). A deferred BEGIN that reads
+ *   and then writes fails at once with SQLITE_BUSY when another process wrote in between (WAL
+ *   cannot upgrade a stale snapshot, and busy_timeout does not apply); IMMEDIATE waits its turn
+ *   instead. Every transaction here writes, so nothing is lost by taking the lock first.
  * - Prepared statements are kept by their SQL text. Kysely prepares each query anew, which costs
  *   more than running it; the texts are few (the query shapes of the store), and the cache is
  *   bounded all the same. Reuse is safe: Kysely runs one query at a time on the connection.
+ * - The driver says when Kysely takes the connection and gives it back, so that the statements
+ *   run at once beside it (sqlite-direct.ts) end their read snapshot first and open none meanwhile.
  */
 export function sqliteDialect(conn: SQLite.Database): SqliteDialect {
   return new CachingSqliteDialect({ database: cachingStatements(conn) }, conn);
