@@ -8,19 +8,25 @@ export interface LogStream {
   write(line: string): unknown;
 }
 
-/** Lines are written once this much is queued, and at least every FLUSH_INTERVAL_MS. */
-const WRITE_AT_BYTES = 4096;
+/**
+ * Each write(2) carries whole lines and at most PIPE_BUF bytes: a write that size is atomic on a
+ * pipe, so the lines of workers sharing the primary's stdout never interleave. A write is made
+ * once WRITE_AT_BYTES are queued, and at least every FLUSH_INTERVAL_MS.
+ */
+const PIPE_BUF = 4096;
+const WRITE_AT_BYTES = 3072;
 const FLUSH_INTERVAL_MS = 1000;
 
 /**
  * Standard output for the log, written asynchronously and in blocks. pino's default writes each
  * line with a blocking write(2) on the request path; here lines are queued and handed to the
- * kernel in the background, some twenty at a time (4 KiB), or whatever is queued each second
- * when traffic is light. The price: lines queued at a crash may be lost, so the queue is written
- * out synchronously when the process exits, and a graceful stop waits for a write in flight.
+ * kernel in the background, some fifteen at a time (3 to 4 KiB), or whatever is queued each
+ * second when traffic is light. The price: lines queued at a crash may be lost, so the queue is
+ * written out synchronously when the process exits, and a graceful stop waits for a write in
+ * flight.
  */
 export function asyncStdout(): SonicBoomStream {
-  const destination = new SonicBoom({ fd: 1, sync: false, minLength: WRITE_AT_BYTES, periodicFlush: FLUSH_INTERVAL_MS });
+  const destination = new SonicBoom({ fd: 1, sync: false, minLength: WRITE_AT_BYTES, maxWrite: PIPE_BUF, periodicFlush: FLUSH_INTERVAL_MS });
   process.once('exit', () => {
     try {
       destination.flushSync();
