@@ -1,4 +1,3 @@
-import { hashSecret } from '../adapters/secrets.js';
 import { AppError } from '../errors.js';
 
 export type Scope = 'read' | 'write' | 'admin';
@@ -54,8 +53,8 @@ export interface CredentialVerifier {
 
 export function createAuthenticator(verifiers: CredentialVerifier[]) {
   return {
-    /** Resolves a bearer credential to its principal, or null if no verifier accepts it. */
-    async authenticate(credential: string, fingerprint = hashSecret(credential)): Promise<Principal | null> {
+    /** Resolves a bearer credential (and its hashSecret) to its principal, or null if no verifier accepts it. */
+    async authenticate(credential: string, fingerprint: string): Promise<Principal | null> {
       for (const v of verifiers) if (v.accepts(credential)) return v.verify(credential, fingerprint);
       return null;
     },
