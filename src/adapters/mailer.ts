@@ -52,10 +52,8 @@ export function createMailer({ smtpUrl, from, log }: MailerOptions): Mailer {
   }
   // nodemailer is loaded with the first message: most requests never send one.
   let transport: Promise<Transporter> | undefined;
-  let opened: Transporter | undefined;
-  const open = async (): Promise<Transporter> => {
-    const { createTransport } = await import('nodemailer');
-    opened = createTransport(
+  const open = async (): Promise<Transporter> =>
+    (await import('nodemailer')).createTransport(
       {
         url: smtpUrl,
         // Short enough that a dead server answers 503 well before the 30 s request timeout.
@@ -65,8 +63,6 @@ export function createMailer({ smtpUrl, from, log }: MailerOptions): Mailer {
       },
       { from },
     );
-    return opened;
-  };
   return {
     logOnly: false,
     async send(mail) {
@@ -77,6 +73,6 @@ export function createMailer({ smtpUrl, from, log }: MailerOptions): Mailer {
         throw new MailUnavailableError(err);
       }
     },
-    close: () => opened?.close(),
+    close: () => void transport?.then((t) => t.close(), () => {}),
   };
 }
