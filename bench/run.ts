@@ -80,12 +80,12 @@ async function main(): Promise<void> {
     return url;
   };
   // The reference server speaks SQLite only: on PostgreSQL it gets its own file, seeded alike.
-  const refDb = onSqlite ? { url: copyOf('reference'), lastSeq: main.lastSeq } : await (async () => {
+  const refDbUrl = onSqlite ? copyOf('reference') : await (async () => {
     const db = await createDatabase(undefined, work, 'reference');
-    const { lastSeq } = await seedUsers(db.url, users);
-    return { url: db.url, lastSeq };
+    await seedUsers(db.url, users);
+    return db.url;
   })();
-  const refKey = onSqlite ? key : `Bearer ${await mintKey(refDb.url)}`;
+  const refKey = onSqlite ? key : `Bearer ${await mintKey(refDbUrl)}`;
   // The 2-worker service is left out of the quick run (its own test covers it) and the scale run.
   const withTwoWorkers = !(args.scale || args.quick);
   const twoDbUrl = withTwoWorkers && onSqlite ? copyOf('two-workers') : main.url;
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   // Started side by side: on a busy machine each start takes seconds.
   const [one, reference, two] = await Promise.all([
     service('roster', main.url, 1),
-    startReference(refDb.url, work).then((t) => (targets.push(t), t)),
+    startReference(refDbUrl, work).then((t) => (targets.push(t), t)),
     withTwoWorkers ? service('roster ×2 workers', twoDbUrl, 2) : undefined,
   ]);
   let small: Target | undefined;
