@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { createRequire } from 'node:module';
 import type PgModule from 'pg';
 import { sqliteDialect } from './sqlite-dialect.js';
-import { registerDirect } from './sqlite-direct.js';
+import { holdConnection, registerDirect, releaseConnection } from './sqlite-direct.js';
 import { createGroupCommit } from './sqlite-group-commit.js';
 import type { Tables } from './tables.js';
 
@@ -57,7 +57,7 @@ function openSqlite(options: DatabaseOptions): Database {
   conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: sqliteDialect(conn) });
+  const db = new Kysely<Tables>({ dialect: sqliteDialect(conn, { taken: () => holdConnection(conn), released: () => releaseConnection(conn) }) });
   registerDirect(db, conn, false);
   const groupCommit = createGroupCommit(db, conn);
   return {

@@ -1,6 +1,5 @@
 import type SQLite from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver, type SqliteDialectConfig } from 'kysely';
-import { holdConnection, releaseConnection } from './sqlite-direct.js';
 
 /**
  * Kysely's SQLite dialect with three changes:
@@ -13,11 +12,17 @@ import { holdConnection, releaseConnection } from './sqlite-direct.js';
  * - Prepared statements are kept by their SQL text. Kysely prepares each query anew, which costs
  *   more than running it; the texts are few (the query shapes of the store), and the cache is
  *   bounded all the same. Reuse is safe: Kysely runs one query at a time on the connection.
- * - The driver says when Kysely takes the connection and gives it back, so that the statements
- *   run at once beside it (sqlite-direct.ts) end their read snapshot first and open none meanwhile.
+ * - The driver reports when Kysely takes the connection and gives it back: the statements run at
+ *   once beside Kysely (sqlite-direct.ts) must end their read snapshot first and open none meanwhile.
  */
-export function sqliteDialect(conn: SQLite.Database): SqliteDialect {
-  return new CachingSqliteDialect({ database: cachingStatements(conn) }, conn);
+export function sqliteDialect(conn: SQLite.Database, holding: ConnectionHolding): SqliteDialect {
+  return new CachingSqliteDialect({ database: cachingStatements(conn) }, holding);
+}
+
+/** Told when Kysely takes the connection, and when it gives it back. */
+export interface ConnectionHolding {
+  taken(): void;
+  released(): void;
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -47,21 +52,21 @@ function cachingStatements(conn: SQLite.Database): SqliteDialectConfig['database
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
-  readonly #conn: SQLite.Database;
+  readonly #holding: ConnectionHolding;
 
-  constructor(config: SqliteDialectConfig, conn: SQLite.Database) {
+  constructor(config: SqliteDialectConfig, holding: ConnectionHolding) {
     super(config);
-    this.#conn = conn;
+    this.#holding = holding;
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
     const connection = await super.acquireConnection();
-    holdConnection(this.#conn);
+    this.#holding.taken();
     return connection;
   }
 
   override async releaseConnection(): Promise<void> {
-    releaseConnection(this.#conn);
+    this.#holding.released();
     await super.releaseConnection();
   }
 
@@ -72,15 +77,15 @@ class ImmediateSqliteDriver extends SqliteDriver {
 
 class CachingSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
-  readonly #conn: SQLite.Database;
+  readonly #holding: ConnectionHolding;
 
-  constructor(config: SqliteDialectConfig, conn: SQLite.Database) {
+  constructor(config: SqliteDialectConfig, holding: ConnectionHolding) {
     super(config);
     this.#config = config;
-    this.#conn = conn;
+    this.#holding = holding;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config, this.#conn);
+    return new ImmediateSqliteDriver(this.#config, this.#holding);
   }
 }
