@@ -15,24 +15,35 @@ const insert = (db: Kysely<Tables>, name: string) => sql`insert into notes (name
 /** Runs `start` from a callback of its own in the next event-loop turn, as requests read from several sockets are. */
 const inOwnCallback = <T>(start: () => Promise<T>) => new Promise<T>((resolve, reject) => setImmediate(() => start().then(resolve, reject)));
 
+/** A database file of its own, and a second connection to it, as another process (the CLI) would open. */
+function scratchDatabase(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const database = openDatabase({ url: join(dir, 'roster.db') });
+  const other = new SQLite(join(dir, 'roster.db'));
+  return {
+    database,
+    other,
+    async close() {
+      other.close();
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('SQLite group commit', () => {
-  let dir: string;
+  let scratch: ReturnType<typeof scratchDatabase>;
   let database: Database;
   let other: SQLite.Database;
   const committed = () => (other.prepare('select name from notes order by id').all() as { name: string }[]).map((r) => r.name);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'roster-group-commit-'));
-    database = openDatabase({ url: join(dir, 'roster.db') });
+    // The other connection sees only what is committed.
+    scratch = scratchDatabase('roster-group-commit-');
+    ({ database, other } = scratch);
     await sql`create table notes (id integer primary key, name text not null unique)`.execute(database.db);
-    // Another connection: it sees only what is committed.
-    other = new SQLite(join(dir, 'roster.db'));
   });
-  after(async () => {
-    other.close();
-    await database.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => scratch.close());
 
   it('commits transactions that arrive together once, and answers each after that commit', async () => {
     await sql`pragma wal_autocheckpoint = 0`.execute(database.db);
@@ -155,7 +166,7 @@ describe('SQLite statements run at once', () => {
 });
 
 describe('SQLite reads outside transactions share one snapshot per event-loop turn', () => {
-  let dir: string;
+  let scratch: ReturnType<typeof scratchDatabase>;
   let database: Database;
   let other: SQLite.Database;
   const store = () => createStore(database);
@@ -163,18 +174,12 @@ describe('SQLite reads outside transactions share one snapshot per event-loop tu
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'roster-snapshot-'));
-    database = openDatabase({ url: join(dir, 'roster.db') });
+    scratch = scratchDatabase('roster-snapshot-');
+    ({ database, other } = scratch);
     await migrateToLatest(database);
     await store().transaction((tx) => tx.users.insert(user));
-    // As another process (the CLI) would.
-    other = new SQLite(join(dir, 'roster.db'));
   });
-  after(async () => {
-    other.close();
-    await database.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => scratch.close());
 
   it('within a turn they read one snapshot; the next turn sees what another process committed', async () => {
     await nextTurn();
