@@ -28,15 +28,20 @@ export interface ConnectionHolding {
 const STATEMENT_CACHE_SIZE = 500;
 const caches = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
 
-/** `conn`'s statement for `sql`, prepared once: Kysely's queries and the store's hot statements share it. */
-export function preparedStatement(conn: SQLite.Database, sql: string): SQLite.Statement {
+/**
+ * `conn`'s statement for `sql`, prepared once: Kysely's queries and the store's hot statements
+ * share it. With `raw`, a statement of its own whose rows are arrays (Kysely's must stay objects).
+ */
+export function preparedStatement(conn: SQLite.Database, sql: string, raw = false): SQLite.Statement {
   let statements = caches.get(conn);
   if (!statements) caches.set(conn, (statements = new Map()));
-  let statement = statements.get(sql);
+  const key = raw ? `raw:${sql}` : sql;
+  let statement = statements.get(key);
   if (!statement) {
     statement = conn.prepare(sql);
+    if (raw) statement.raw(true);
     if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-    statements.set(sql, statement);
+    statements.set(key, statement);
   }
   return statement;
 }

@@ -73,15 +73,18 @@ export function unregisterDirect(handle: object): void {
   handles.delete(handle);
 }
 
-/** The prepared statement to run at once on `handle`, or undefined to go through Kysely. */
-export function directStatement(handle: object, sql: string): SQLite.Statement | undefined {
+/**
+ * The prepared statement to run at once on `handle`, or undefined to go through Kysely. With
+ * `raw`, its rows are arrays (see preparedStatement).
+ */
+export function directStatement(handle: object, sql: string, raw = false): SQLite.Statement | undefined {
   const direct = handles.get(handle);
   if (!direct || !direct.conn.open) return undefined;
   const { conn, shared } = direct;
-  if (direct.holdsConnection) return preparedStatement(conn, sql);
+  if (direct.holdsConnection) return preparedStatement(conn, sql, raw);
   // Another's transaction: wait for it in Kysely's queue.
   if (conn.inTransaction && !shared.snapshot) return undefined;
-  const statement = preparedStatement(conn, sql);
+  const statement = preparedStatement(conn, sql, raw);
   if (!statement.readonly) {
     endSnapshot(conn, shared);
   } else if (!shared.snapshot && !shared.held) {

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import type { User } from '../schemas/users.js';
 import type { Dialect } from './database.js';
 import type { Tables, UsersTable } from './tables.js';
-import { perDialect, statement, statementsByKey } from './statements.js';
+import { perDialect, statementsByKey, tupleStatement, tuples } from './statements.js';
 import { uniqueViolation } from './unique-violation.js';
 
 /** A user as stored: the wire shape plus what the service needs and never sends. */
@@ -37,26 +37,46 @@ const conflictMessages: Record<string, string> = {
 const USER_COLUMNS = ['seq', 'id', 'email', 'username', 'first_name', 'last_name', 'role', 'email_verified', 'pending_email', 'metadata', 'created_at', 'updated_at', 'version'] as const;
 const userColumnList = USER_COLUMNS.map((c) => `"${c}"`).join(', ');
 
-/** The row-to-wire mapper: the one place where SQLite's and PostgreSQL's column types meet. */
-function toUser(row: Record<string, unknown>): StoredUser {
-  const r = row as unknown as UsersTable & { seq: number };
+/**
+ * The row-to-wire mapper: the one place where SQLite's and PostgreSQL's column types meet. A row
+ * is its values in the order of USER_COLUMNS (see tupleStatement).
+ */
+function toUser(r: unknown[]): StoredUser {
+  const [seq, id, email, username, first_name, last_name, role, email_verified, pending_email, metadata, created_at, updated_at, version] = r as [
+    number | string,
+    string,
+    string,
+    string,
+    string | null,
+    string | null,
+    string,
+    number | boolean,
+    string | null,
+    string | Record<string, unknown>,
+    string,
+    string,
+    number | string,
+  ];
   return {
-    id: r.id,
-    email: r.email as string,
-    username: r.username as string,
-    first_name: r.first_name,
-    last_name: r.last_name,
-    role: r.role as string,
-    email_verified: r.email_verified === true || r.email_verified === 1,
+    id,
+    email,
+    username,
+    first_name,
+    last_name,
+    role,
+    email_verified: email_verified === true || email_verified === 1,
     // Present only while an email change awaits confirmation, so the usual shape is unchanged.
-    ...(r.pending_email ? { pending_email: r.pending_email } : {}),
-    metadata: typeof r.metadata === 'string' ? JSON.parse(r.metadata) : r.metadata,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    version: Number(r.version),
-    seq: Number(r.seq),
+    ...(pending_email ? { pending_email } : {}),
+    metadata: typeof metadata === 'string' ? JSON.parse(metadata) : metadata,
+    created_at,
+    updated_at,
+    version: Number(version),
+    seq: Number(seq),
   };
 }
+
+/** A row Kysely returned as an object, in USER_COLUMNS order. */
+const tupleOf = (row: Record<string, unknown>): unknown[] => USER_COLUMNS.map((column) => row[column]);
 
 const lower = (s: string | null | undefined) => (s == null ? null : s.toLowerCase());
 
@@ -90,16 +110,20 @@ function likePrefix(text: string): string {
 function hotStatements(dialect: Dialect) {
   const findLive = `select ${userColumnList} from "users" where "id" = ? and "deleted_at" is null`;
   return {
-    findLive: statement(dialect, findLive),
+    findLive: tupleStatement(dialect, findLive, USER_COLUMNS),
     // SQLite has no row locks; its transactions are serialized on the one connection anyway.
-    findLiveForUpdate: statement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive),
+    findLiveForUpdate: tupleStatement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive, USER_COLUMNS),
     /**
      * By the comma-joined columns set, which come from toColumns (never from input); none at all
      * (a password change) still moves `updated_at` and the version.
      */
     update: statementsByKey((columns) => {
       const sets = [...(columns === '' ? [] : columns.split(',')), 'updated_at'].map((c) => `"${c}" = ?`).join(', ');
-      return statement(dialect, `update "users" set ${sets}, "version" = "version" + 1 where "id" = ? and "version" = ? and "deleted_at" is null returning ${userColumnList}`);
+      return tupleStatement(
+        dialect,
+        `update "users" set ${sets}, "version" = "version" + 1 where "id" = ? and "version" = ? and "deleted_at" is null returning ${userColumnList}`,
+        USER_COLUMNS,
+      );
     }),
   };
 }
@@ -138,7 +162,7 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
           } as never)
           .returning(USER_COLUMNS)
           .executeTakeFirstOrThrow();
-        return toUser(row);
+        return toUser(tupleOf(row));
       } catch (err) {
         rethrowConflict(err);
       }
@@ -198,7 +222,7 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
         const like = (col: 'email_key' | 'username_key' | 'first_name_key' | 'last_name_key') => sql<boolean>`${sql.ref(col)} like ${pattern} escape '\\'`;
         q = q.where((eb) => eb.or([like('email_key'), like('username_key'), like('first_name_key'), like('last_name_key')]));
       }
-      const rows = await q.orderBy('seq', 'asc').limit(limit).execute();
+      const rows = await tuples(db, dialect, q.orderBy('seq', 'asc').limit(limit).compile(), USER_COLUMNS);
       return rows.map(toUser);
     },
   };
