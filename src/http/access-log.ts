@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { routeOf } from './route-of.js';
 
 /**
  * onResponse: one JSON line per request. It names the route pattern, never the URL (query
@@ -8,7 +9,7 @@ export async function accessLog(request: FastifyRequest, reply: FastifyReply): P
   request.log.info(
     {
       method: request.method,
-      route: request.routeOptions.url ?? null,
+      route: routeOf(request).url ?? null,
       status: reply.statusCode,
       latency_ms: Math.round(reply.elapsedTime * 100) / 100,
       credential: request.principal?.id ?? null,

@@ -3,6 +3,7 @@ import type { Limiter } from '../adapters/limiter.js';
 import { hashSecret } from '../adapters/secrets.js';
 import { AppError } from '../errors.js';
 import { type Authenticator, type Principal, type RequestContext, type Scope, insufficientScope } from '../services/auth.js';
+import { routeOf } from './route-of.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -62,7 +63,7 @@ interface AuthOptions {
 export function authenticate({ authenticator, limiter, failuresPerMinute }: AuthOptions) {
   const recentlyValid = createRecentSet(RECENTLY_VALID_MS, RECENTLY_VALID_MAX);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!request.routeOptions.config.scope) return;
+    if (!routeOf(request).config.scope) return;
     const header = request.headers.authorization;
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>', false);
     const match = BEARER.exec(header);
@@ -90,7 +91,7 @@ export function authenticate({ authenticator, limiter, failuresPerMinute }: Auth
 
 /** onRequest, after the rate limit: the route's scope, else 403 naming it. */
 export async function authorize(request: FastifyRequest): Promise<void> {
-  const scope = request.routeOptions.config.scope;
+  const scope = routeOf(request).config.scope;
   if (scope && !request.principal?.scopes.has(scope)) throw insufficientScope(scope);
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { validationError } from '../errors.js';
 import { type IdempotencyService, requestFingerprint } from '../services/idempotency.js';
+import { routeOf } from './route-of.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -32,7 +33,7 @@ export function idempotency(service: IdempotencyService) {
       if (request.method !== 'POST' && request.method !== 'PATCH') return undefined;
       const key = request.headers['idempotency-key'];
       if (key === undefined || !request.principal) return undefined;
-      if (request.routeOptions.config.idempotency === false) {
+      if (routeOf(request).config.idempotency === false) {
         throw validationError({ 'Idempotency-Key': ['Not supported on this endpoint: its response holds a secret that is shown once'] });
       }
       if (typeof key !== 'string' || !KEY_FORMAT.test(key)) {

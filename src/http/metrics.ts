@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { routeOf } from './route-of.js';
 
 /** A registry per app (tests run several in one process), with the process's default metrics. */
 export function createMetrics() {
@@ -16,7 +17,7 @@ export function createMetrics() {
     registry,
     /** onResponse hook. */
     async observe(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-      duration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      duration.observe({ method: request.method, route: routeOf(request).url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     },
   };
 }

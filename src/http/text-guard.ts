@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { type ErrorDetails, validationError } from '../errors.js';
+import { routeOf } from './route-of.js';
 
 // With the `u` flag a paired surrogate is one code point, so this matches only unpaired ones.
 const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
@@ -60,7 +61,7 @@ function check(part: unknown, whole: string, details: ErrorDetails): void {
  */
 export async function rejectUnstorableText(request: FastifyRequest): Promise<void> {
   // Only the parts a route declares reach it (and so a store); the rest is ignored, not refused.
-  const schema = (request.routeOptions.schema ?? {}) as Record<string, unknown>;
+  const schema = (routeOf(request).schema ?? {}) as Record<string, unknown>;
   const details: ErrorDetails = Object.create(null);
   if (schema.params) check(request.params, 'path', details);
   if (schema.querystring) check(request.query, 'query', details);
