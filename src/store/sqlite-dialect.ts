@@ -26,22 +26,28 @@ export interface ConnectionHolding {
 }
 
 const STATEMENT_CACHE_SIZE = 500;
-const caches = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
+
+/** Per connection: statements by SQL text, apart for those in raw mode (keyed by the same text). */
+interface StatementCache {
+  objects: Map<string, SQLite.Statement>;
+  raw: Map<string, SQLite.Statement>;
+}
+const caches = new WeakMap<SQLite.Database, StatementCache>();
 
 /**
  * `conn`'s statement for `sql`, prepared once: Kysely's queries and the store's hot statements
  * share it. With `raw`, a statement of its own whose rows are arrays (Kysely's must stay objects).
  */
 export function preparedStatement(conn: SQLite.Database, sql: string, raw = false): SQLite.Statement {
-  let statements = caches.get(conn);
-  if (!statements) caches.set(conn, (statements = new Map()));
-  const key = raw ? `raw:${sql}` : sql;
-  let statement = statements.get(key);
+  let cache = caches.get(conn);
+  if (!cache) caches.set(conn, (cache = { objects: new Map(), raw: new Map() }));
+  const statements = raw ? cache.raw : cache.objects;
+  let statement = statements.get(sql);
   if (!statement) {
     statement = conn.prepare(sql);
     if (raw) statement.raw(true);
     if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-    statements.set(key, statement);
+    statements.set(sql, statement);
   }
   return statement;
 }
