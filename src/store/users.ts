@@ -75,9 +75,6 @@ function toUser(r: unknown[]): StoredUser {
   };
 }
 
-/** A row Kysely returned as an object, in USER_COLUMNS order. */
-const tupleOf = (row: Record<string, unknown>): unknown[] => USER_COLUMNS.map((column) => row[column]);
-
 const lower = (s: string | null | undefined) => (s == null ? null : s.toLowerCase());
 
 /** Wire fields → columns, with the lower-cased keys that the unique indexes and search use. */
@@ -148,7 +145,7 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
 
     async insert(user: NewUser): Promise<StoredUser> {
       try {
-        const row = await db
+        const query = db
           .insertInto('users')
           .values({
             id: user.id,
@@ -161,8 +158,9 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
             updated_at: user.created_at,
           } as never)
           .returning(USER_COLUMNS)
-          .executeTakeFirstOrThrow();
-        return toUser(tupleOf(row));
+          .compile();
+        const [row] = await tuples(db, dialect, query, USER_COLUMNS);
+        return toUser(row);
       } catch (err) {
         rethrowConflict(err);
       }
