@@ -36,14 +36,27 @@ export function statement<Row = Record<string, unknown>>(dialect: Dialect, text:
  */
 export function tupleStatement(dialect: Dialect, text: string, columns: readonly string[]): Statement<unknown[]> {
   const sql = forDialect(dialect, text);
-  return { run: (db, parameters) => tuples(db, dialect, CompiledQuery.raw(sql, parameters as unknown[]), columns) };
+  return { run: (db, parameters) => rawTuples(db, dialect, sql, parameters, columns) };
 }
 
 /** A query (one Kysely built, say) run as tupleStatement runs its text: rows as arrays in the order of `columns`. */
-export async function tuples(db: Kysely<Tables>, dialect: Dialect, query: CompiledQuery, columns: readonly string[]): Promise<unknown[][]> {
-  const direct = dialect === 'sqlite' ? directStatement(db, query.sql, true) : undefined;
-  if (direct) return direct.all(query.parameters) as unknown[][];
-  const result = await db.executeQuery<Record<string, unknown>>(query);
+export function tuples(db: Kysely<Tables>, dialect: Dialect, query: CompiledQuery, columns: readonly string[]): Promise<unknown[][]> {
+  return rawTuples(db, dialect, query.sql, query.parameters, columns, query);
+}
+
+async function rawTuples(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  sql: string,
+  parameters: readonly unknown[],
+  columns: readonly string[],
+  query?: CompiledQuery,
+): Promise<unknown[][]> {
+  const direct = dialect === 'sqlite' ? directStatement(db, sql, true) : undefined;
+  if (direct) return direct.all(parameters) as unknown[][];
+  // A CompiledQuery (frozen nodes and a query id) is built only on this path: the direct one
+  // needs nothing but the text.
+  const result = await db.executeQuery<Record<string, unknown>>(query ?? CompiledQuery.raw(sql, parameters as unknown[]));
   return result.rows.map((row) => columns.map((column) => row[column]));
 }
 
