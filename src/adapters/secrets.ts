@@ -1,11 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /**
  * Hash of a high-entropy secret (API key, token). SHA-256 suffices here: the secrets are random
  * 256-bit values, so there is nothing for a slow password hash to protect against.
  */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  // The one-shot form: a third of createHash().update().digest()'s cost, and every
+  // authenticated request pays it.
+  return hash('sha256', secret, 'hex');
 }
 
 /** Compares two hex digests without leaking where they differ. */
