@@ -87,10 +87,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (url.pathname === '/v1/users' && req.method === 'GET') {
     const cursor = url.searchParams.get('cursor');
     const after = cursor ? Number(Buffer.from(cursor, 'base64url').toString().slice(3)) : 0;
-    const rows = listUsers.all(after, 21) as Row[];
-    const data = rows.slice(0, 20);
-    const more = rows.length > 20;
-    const next = more ? Buffer.from(`u1:${data[19].seq}`).toString('base64url') : null;
+    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 20) || 20));
+    const rows = listUsers.all(after, limit + 1) as Row[];
+    const data = rows.slice(0, limit);
+    const more = rows.length > limit;
+    const next = more ? Buffer.from(`u1:${data[limit - 1].seq}`).toString('base64url') : null;
     return send(res, 200, { data: data.map(wire), has_more: more, next_cursor: next });
   }
   if (url.pathname === '/v1/users' && req.method === 'POST') {

@@ -33,8 +33,8 @@ it('npm run bench -- --quick measures every scenario on the service and the refe
   for (const [scenario, servers] of [
     ['PATCH /v1/users/{id}', ['roster', 'reference']],
     ['GET /v1/users/{id}', ['roster', 'reference']],
-    ['GET /v1/users (first page', ['roster', 'reference']],
-    ['GET /v1/users?cursor=', ['roster', 'reference']],
+    ['GET /v1/users?limit=20 (the first page', ['roster', 'reference']],
+    ['GET /v1/users?limit=20&cursor=', ['roster', 'reference']],
     ['POST /v1/users', ['roster', 'reference']],
   ] as const) {
     for (const server of servers) {

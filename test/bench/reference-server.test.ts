@@ -38,3 +38,27 @@ it('the reference server checkpoints its WAL as it writes, as any SQLite server 
     await reference.stop();
   }
 });
+
+it('the reference server pages users as the service does: limit, has_more and a cursor to go on', async () => {
+  const file = join(dir, 'pages.db');
+  await seedUsers(file, 30);
+  const key = await mintKey(file);
+  const reference = await startReference(file, dir);
+  try {
+    const page = async (query: string) => {
+      const res = await fetch(`${reference.url}/v1/users${query}`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { data: { id: string }[]; has_more: boolean; next_cursor: string | null };
+    };
+    const first = await page('?limit=20');
+    assert.deepEqual(first.data.map((u) => u.id), Array.from({ length: 20 }, (_, i) => benchUserId(i)));
+    assert.equal(first.has_more, true);
+    const rest = await page(`?limit=20&cursor=${first.next_cursor}`);
+    assert.deepEqual(rest.data.map((u) => u.id), Array.from({ length: 10 }, (_, i) => benchUserId(20 + i)));
+    assert.deepEqual([rest.has_more, rest.next_cursor], [false, null]);
+    assert.equal((await page('?limit=7')).data.length, 7);
+    assert.equal((await page('')).data.length, 20);
+  } finally {
+    await reference.stop();
+  }
+});
