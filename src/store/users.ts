@@ -110,6 +110,8 @@ function hotStatements(dialect: Dialect) {
     findLive: tupleStatement(dialect, findLive, USER_COLUMNS),
     // SQLite has no row locks; its transactions are serialized on the one connection anyway.
     findLiveForUpdate: tupleStatement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive, USER_COLUMNS),
+    /** A page with no filter, the usual one: a filtered page is built by Kysely (list). */
+    page: tupleStatement(dialect, `select ${userColumnList} from "users" where "deleted_at" is null and "seq" > ? order by "seq" asc limit ?`, USER_COLUMNS),
     /**
      * By the comma-joined columns set, which come from toColumns (never from input); none at all
      * (a password change) still moves `updated_at` and the version.
@@ -209,6 +211,7 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
 
     /** Up to `limit` users after `afterSeq`, oldest first: keyset pagination on the primary key. */
     async list(filter: UserFilter, afterSeq: number, limit: number): Promise<StoredUser[]> {
+      if (Object.values(filter).every((v) => v === undefined)) return (await statements.page.run(db, [afterSeq, limit])).map(toUser);
       let q = live().where('seq', '>', afterSeq);
       if (filter.email !== undefined) q = q.where('email_key', '=', filter.email.toLowerCase());
       if (filter.username !== undefined) q = q.where('username_key', '=', filter.username.toLowerCase());
