@@ -110,6 +110,20 @@ function hotStatements(dialect: Dialect) {
     findLive: tupleStatement(dialect, findLive, USER_COLUMNS),
     // SQLite has no row locks; its transactions are serialized on the one connection anyway.
     findLiveForUpdate: tupleStatement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive, USER_COLUMNS),
+    /** By the comma-joined columns given, which come from insert (never from input). */
+    insert: statementsByKey((columns) =>
+      tupleStatement(
+        dialect,
+        `insert into "users" (${columns
+          .split(',')
+          .map((c) => `"${c}"`)
+          .join(', ')}) values (${columns
+          .split(',')
+          .map(() => '?')
+          .join(', ')}) returning ${userColumnList}`,
+        USER_COLUMNS,
+      ),
+    ),
     /** A page with no filter, the usual one: a filtered page is built by Kysely (list). */
     page: tupleStatement(dialect, `select ${userColumnList} from "users" where "deleted_at" is null and "seq" > ? order by "seq" asc limit ?`, USER_COLUMNS),
     /**
@@ -146,22 +160,18 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
     },
 
     async insert(user: NewUser): Promise<StoredUser> {
+      const columns: Record<string, unknown> = {
+        id: user.id,
+        ...toColumns(user),
+        email_verified: 0,
+        role: user.role,
+        metadata: JSON.stringify(user.metadata),
+        version: 1,
+        created_at: user.created_at,
+        updated_at: user.created_at,
+      };
       try {
-        const query = db
-          .insertInto('users')
-          .values({
-            id: user.id,
-            ...toColumns(user),
-            email_verified: 0,
-            role: user.role,
-            metadata: JSON.stringify(user.metadata),
-            version: 1,
-            created_at: user.created_at,
-            updated_at: user.created_at,
-          } as never)
-          .returning(USER_COLUMNS)
-          .compile();
-        const [row] = await tuples(db, dialect, query, USER_COLUMNS);
+        const [row] = await statements.insert(Object.keys(columns).join(',')).run(db, Object.values(columns));
         return toUser(row);
       } catch (err) {
         rethrowConflict(err);
