@@ -1,4 +1,4 @@
-import { type Kysely, type Updateable, sql } from 'kysely';
+import { type Insertable, type Kysely, type Updateable, sql } from 'kysely';
 import { AppError } from '../errors.js';
 import type { User } from '../schemas/users.js';
 import type { Dialect } from './database.js';
@@ -111,19 +111,11 @@ function hotStatements(dialect: Dialect) {
     // SQLite has no row locks; its transactions are serialized on the one connection anyway.
     findLiveForUpdate: tupleStatement(dialect, dialect === 'postgres' ? `${findLive} for update` : findLive, USER_COLUMNS),
     /** By the comma-joined columns given, which come from insert (never from input). */
-    insert: statementsByKey((columns) =>
-      tupleStatement(
-        dialect,
-        `insert into "users" (${columns
-          .split(',')
-          .map((c) => `"${c}"`)
-          .join(', ')}) values (${columns
-          .split(',')
-          .map(() => '?')
-          .join(', ')}) returning ${userColumnList}`,
-        USER_COLUMNS,
-      ),
-    ),
+    insert: statementsByKey((columns) => {
+      const names = columns.split(',');
+      const sql = `insert into "users" (${names.map((c) => `"${c}"`).join(', ')}) values (${names.map(() => '?').join(', ')}) returning ${userColumnList}`;
+      return tupleStatement(dialect, sql, USER_COLUMNS);
+    }),
     /** A page with no filter, the usual one: a filtered page is built by Kysely (list). */
     page: tupleStatement(dialect, `select ${userColumnList} from "users" where "deleted_at" is null and "seq" > ? order by "seq" asc limit ?`, USER_COLUMNS),
     /**
@@ -160,7 +152,7 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
     },
 
     async insert(user: NewUser): Promise<StoredUser> {
-      const columns: Record<string, unknown> = {
+      const columns: Insertable<UsersTable> = {
         id: user.id,
         ...toColumns(user),
         email_verified: 0,
