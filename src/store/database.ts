@@ -44,6 +44,9 @@ export function sqlitePath(url: string): string {
   return resolve(path);
 }
 
+/** SQLite's page cache per connection, in KiB. */
+const SQLITE_CACHE_KIB = 4096;
+
 function openSqlite(options: DatabaseOptions): Database {
   const path = sqlitePath(options.url);
   const synchronous = options.sqliteSynchronous ?? 'normal';
@@ -57,6 +60,10 @@ function openSqlite(options: DatabaseOptions): Database {
   conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
+  // better-sqlite3 gives each connection a 16 MiB page cache. Under random reads of a large table
+  // it fills, and peak memory rises by as much; at 4 MiB, reads and writes cost the same in
+  // alternating benchmark runs (among 10,000 and 1,000,000 users), for 9 to 17 MiB less memory.
+  conn.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn, { taken: () => holdConnection(conn), released: () => releaseConnection(conn) }) });
   registerDirect(db, conn, false);
   const groupCommit = createGroupCommit(db, conn);

@@ -11,22 +11,23 @@ async function pragmas(sqliteSynchronous?: 'normal' | 'full') {
   try {
     const journal = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(database.db);
     const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(database.db);
-    return { journal: journal.rows[0].journal_mode, synchronous: sync.rows[0].synchronous };
+    const cache = await sql<{ cache_size: number }>`pragma cache_size`.execute(database.db);
+    return { journal: journal.rows[0].journal_mode, synchronous: sync.rows[0].synchronous, cacheSize: cache.rows[0].cache_size };
   } finally {
     await database.close();
     await file.drop();
   }
 }
 
-describe('SQLite durability setting', () => {
-  it('runs in WAL mode with synchronous=NORMAL by default', async () => {
-    assert.deepEqual(await pragmas(), { journal: 'wal', synchronous: 1 });
+describe('SQLite durability and cache settings', () => {
+  it('runs in WAL mode with synchronous=NORMAL and a 4 MiB page cache by default', async () => {
+    assert.deepEqual(await pragmas(), { journal: 'wal', synchronous: 1, cacheSize: -4096 });
     assert.equal(loadConfig({}).sqliteSynchronous, 'normal');
   });
 
   it('uses synchronous=FULL with SQLITE_SYNCHRONOUS=full', async () => {
     assert.equal(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous, 'full');
-    assert.deepEqual(await pragmas('full'), { journal: 'wal', synchronous: 2 });
+    assert.deepEqual(await pragmas('full'), { journal: 'wal', synchronous: 2, cacheSize: -4096 });
   });
 
   it('refuses any other value, naming the variable', () => {
