@@ -22,31 +22,34 @@ function patch(url: string, key: string, id: string, firstName: string): Promise
   });
 }
 
-it('the reference server checkpoints its WAL as it writes, as any SQLite server must', async () => {
-  // A WAL that is never checkpointed grows by every write; on a shared file, the next server to
-  // checkpoint pays for all of it, and the reference's own writes look cheaper than they are.
-  const file = join(dir, 'reference.db');
-  await seedUsers(file, 100);
+/** A reference server on a fresh file of `users` bench users, with an admin key, for `fn`. */
+async function withReference(name: string, users: number, fn: (url: string, key: string, file: string) => Promise<void>): Promise<void> {
+  const file = join(dir, `${name}.db`);
+  await seedUsers(file, users);
   const key = await mintKey(file);
   const reference = await startReference(file, dir);
   try {
-    // One page a write: 3000 writes are three times SQLite's automatic checkpoint (1000 pages).
-    for (let i = 0; i < 3000; i++) assert.equal(await patch(reference.url, key, benchUserId(i % 100), `N${i}`), 200);
-    const wal = statSync(`${file}-wal`).size;
-    assert.ok(wal < 8_000_000, `the WAL reached ${wal} bytes`);
+    await fn(reference.url, key, file);
   } finally {
     await reference.stop();
   }
+}
+
+it('the reference server checkpoints its WAL as it writes, as any SQLite server must', async () => {
+  // A WAL that is never checkpointed grows by every write; on a shared file, the next server to
+  // checkpoint pays for all of it, and the reference's own writes look cheaper than they are.
+  await withReference('reference', 100, async (url, key, file) => {
+    // One page a write: 3000 writes are three times SQLite's automatic checkpoint (1000 pages).
+    for (let i = 0; i < 3000; i++) assert.equal(await patch(url, key, benchUserId(i % 100), `N${i}`), 200);
+    const wal = statSync(`${file}-wal`).size;
+    assert.ok(wal < 8_000_000, `the WAL reached ${wal} bytes`);
+  });
 });
 
 it('the reference server pages users as the service does: limit, has_more and a cursor to go on', async () => {
-  const file = join(dir, 'pages.db');
-  await seedUsers(file, 30);
-  const key = await mintKey(file);
-  const reference = await startReference(file, dir);
-  try {
+  await withReference('pages', 30, async (url, key) => {
     const page = async (query: string) => {
-      const res = await fetch(`${reference.url}/v1/users${query}`, { headers: { authorization: `Bearer ${key}` } });
+      const res = await fetch(`${url}/v1/users${query}`, { headers: { authorization: `Bearer ${key}` } });
       assert.equal(res.status, 200);
       return (await res.json()) as { data: { id: string }[]; has_more: boolean; next_cursor: string | null };
     };
@@ -58,7 +61,5 @@ it('the reference server pages users as the service does: limit, has_more and a 
     assert.deepEqual([rest.has_more, rest.next_cursor], [false, null]);
     assert.equal((await page('?limit=7')).data.length, 7);
     assert.equal((await page('')).data.length, 20);
-  } finally {
-    await reference.stop();
-  }
+  });
 });
