@@ -40,7 +40,14 @@ export interface RuntimeOptions {
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const database = openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs, sqliteSynchronous: config.sqliteSynchronous });
+  const database = openDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    sqliteSynchronous: config.sqliteSynchronous,
+    checkpointInBackground: true,
+    onCheckpointError: (err) => options.onError?.(err, 'the SQLite checkpoint thread'),
+  });
   let migrated: string[] = [];
   try {
     if (options.migrate !== false) migrated = await migrateToLatest(database);

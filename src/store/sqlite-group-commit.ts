@@ -22,7 +22,8 @@ interface Job {
   reject(err: unknown): void;
 }
 
-export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database) {
+/** `committed` runs after each commit (the checkpoint thread's signal). */
+export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, committed?: () => void) {
   const begin = conn.prepare('begin immediate');
   const savepoint = conn.prepare('savepoint job');
   const release = conn.prepare('release job');
@@ -88,6 +89,7 @@ export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database) {
     } catch (err) {
       return abort(err);
     }
+    committed?.();
     for (const d of done) d.job.resolve(d.value);
   }
 

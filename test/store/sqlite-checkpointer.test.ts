@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openRuntime } from '../../src/compose.js';
+import { configWith } from '../../src/config.js';
+import { openDatabase } from '../../src/store/database.js';
+import { startCheckpointer } from '../../src/store/sqlite-checkpointer.js';
+import { sqliteBackend } from '../helpers/backends.js';
+
+/** What the database file itself holds, without its write-ahead log: read from a copy of the file alone. */
+function notesInFile(path: string): string[] {
+  const copy = `${path}.copy`;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true });
+  copyFileSync(path, copy);
+  const conn = new SQLite(copy);
+  try {
+    return (conn.prepare('select name from notes').all() as { name: string }[]).map((r) => r.name);
+  } catch {
+    return []; // the table itself is not in the file yet
+  } finally {
+    conn.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true });
+  }
+}
+
+async function eventually(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await sleep(25);
+  }
+}
+
+describe('SQLite checkpoints on a thread of their own', () => {
+  it('copies commits into the database file while the server connection checkpoints only past 4,000 pages', async () => {
+    const file = await sqliteBackend.create();
+    const database = openDatabase({ url: file.url, checkpointInBackground: true });
+    try {
+      const autocheckpoint = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db);
+      assert.equal(autocheckpoint.rows[0].wal_autocheckpoint, 4000);
+      await sql`create table notes (id integer primary key, name text not null)`.execute(database.db);
+      await database.transaction((db) => sql`insert into notes (name) values ('first')`.execute(db));
+      await database.transaction((db) => sql`insert into notes (name) values ('second')`.execute(db));
+      // Two small commits are far below any automatic checkpoint of the server's connection: only
+      // the thread can have put them in the file.
+      await eventually('both commits in the database file', () => notesInFile(file.url).length === 2);
+      assert.deepEqual(notesInFile(file.url), ['first', 'second']);
+    } finally {
+      await database.close();
+    }
+    // The thread's connection closed first, so the server's, closing last, folded the log in.
+    assert.equal(existsSync(`${file.url}-wal`), false, 'no write-ahead log is left after close');
+    await file.drop();
+  });
+
+  it('the server opens its SQLite file so; a short-lived connection (the CLI) checkpoints as SQLite does', async () => {
+    const file = await sqliteBackend.create();
+    const runtime = await openRuntime(configWith({ databaseUrl: file.url }));
+    const cli = openDatabase({ url: file.url });
+    try {
+      const pages = async (db: typeof cli.db) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db)).rows[0].wal_autocheckpoint;
+      assert.equal(await pages(runtime.database.db), 4000);
+      assert.equal(await pages(cli.db), 1000);
+    } finally {
+      await cli.close();
+      await runtime.close();
+      await file.drop();
+    }
+  });
+
+  it('a thread that cannot open the file says why and hands checkpoints back to the connection', async () => {
+    const file = await sqliteBackend.create();
+    const conn = new SQLite(file.url);
+    conn.pragma('journal_mode = WAL');
+    let heard: unknown;
+    const checkpointer = startCheckpointer(conn, join(file.url, 'not-a-directory', 'roster.db'), (err) => {
+      heard = err;
+    });
+    try {
+      assert.equal(conn.pragma('wal_autocheckpoint', { simple: true }), 4000);
+      await eventually('the thread fails', () => heard !== undefined);
+      assert.match(String(heard), /Cannot open database because the directory does not exist/);
+      await eventually('checkpoints back on the connection', () => conn.pragma('wal_autocheckpoint', { simple: true }) === 1000);
+      checkpointer.committed(); // harmless once the thread is gone
+      await checkpointer.close();
+    } finally {
+      conn.close();
+      await file.drop();
+    }
+  });
+});
