@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
+import { AppError } from '../errors.js';
 import { ServerMetadata, JwkSet, OAuthErrorBody, TokenRequestBody, TokenResponse } from '../schemas/oauth.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
 import { SCOPES } from '../services/auth.js';
@@ -66,6 +67,11 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
       return sendOAuthError(reply, new OAuthError('invalid_request', `The body must be ${FORM}`));
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendOAuthError(reply, new OAuthError('invalid_request', 'The body is larger than 64 KiB'));
+    // The hooks every route shares (the text guard) refuse in the API's format: here, RFC 6749's.
+    if (err instanceof AppError && err.code === 'validation_error') {
+      const problem = Object.values(err.details ?? {})[0]?.[0] ?? 'a parameter is malformed';
+      return sendOAuthError(reply, new OAuthError('invalid_request', `Invalid token request: ${problem}`));
+    }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendOAuthError(reply, new OAuthError('invalid_request', 'Malformed token request'));
     request.log.error({ err }, 'unhandled error');
     return sendOAuthError(reply, new OAuthError('server_error', `Internal error; reference ${request.id}`));

@@ -162,6 +162,20 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
     for (const res of [grant, missing, repeated, both]) assertNoStore(res);
   });
 
+  it('answers a NUL character in a parameter, escaped or raw, with invalid_request, never a 5xx', async () => {
+    const client = await createClient(server, ['read']);
+    const auth = { authorization: basic(client.client_id, client.client_secret) };
+    // Refused by the guard every route shares (no store keeps NUL faithfully), which speaks the
+    // API's error format: here it must be RFC 6749's, with a 400.
+    for (const body of ['grant_type=client_credentials&scope=re%00ad', 'grant_type=client_credentials&x%00=1', 'grant_type=client_credentials\u0000&scope=read']) {
+      const res = await tokenRequest(server, body, auth);
+      assert.equal(res.status, 400, body);
+      assert.equal(res.body.error, 'invalid_request', body);
+      assert.match(res.body.error_description, /^Invalid token request: /, body);
+      assertNoStore(res);
+    }
+  });
+
   it('refuses a revoked client at the token endpoint, and its tokens at once', async () => {
     const client = await createClient(server, ['write']);
     const token = await tokenWithLibrary(server, client.client_id, client.client_secret, 'post');
