@@ -25,7 +25,8 @@ try {
   const { seconds } = await seedUsers(databaseUrl, users);
   console.error(`seeded ${users.toLocaleString('en')} users in ${seconds.toFixed(1)} s`);
   const config = configWith({ databaseUrl, port: 0, logLevel: 'info' });
-  const runtime = await openRuntime(config);
+  // As `roster serve` opens it (src/main.ts).
+  const runtime = await openRuntime(config, { checkpointInBackground: true });
   const { secret } = await runtime.services.apiKeys.create({ name: 'bench', scopes: ['admin'], rateLimitPerMinute: 100_000_000 });
   const logStream = createWriteStream(join(dir, 'log'));
   const app = await buildApp({ config, services: { ...runtime.services, limiter: runtime.limiter, readiness: runtime.readiness }, logStream });

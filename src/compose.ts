@@ -28,6 +28,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Apply pending migrations first (the server does; `roster migrate --dry-run` does not). */
   migrate?: boolean;
+  /** On SQLite, checkpoint from a thread of its own: the long-running server does; a command does without. */
+  checkpointInBackground?: boolean;
   onError?: (err: unknown, what: string) => void;
   /** Where mail goes without SMTP_URL (the server passes its log). */
   logMail?: (mail: LoggedMail) => void;
@@ -45,7 +47,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     sqliteSynchronous: config.sqliteSynchronous,
-    checkpointInBackground: true,
+    checkpointInBackground: options.checkpointInBackground,
     onCheckpointError: (err) => options.onError?.(err, 'the SQLite checkpoint thread'),
   });
   let migrated: string[] = [];

@@ -28,6 +28,7 @@ export async function startServer(config: Config, logStream?: LogStream, options
   // Warnings raised while opening (Redis not there at start) are kept until the log exists.
   const early: [string, unknown][] = [];
   const runtime = await openRuntime(config, {
+    checkpointInBackground: true,
     ...runtimeOptions,
     onError: (err, what) => log?.warn({ err }, `${what} failed`),
     onWarning: (message, err) => (log ? log.warn({ err }, message) : early.push([message, err])),

@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
-import { openRuntime } from '../../src/compose.js';
-import { configWith } from '../../src/config.js';
+import { type Kysely, sql } from 'kysely';
+import { withRuntime } from '../../src/cli/args.js';
 import { openDatabase } from '../../src/store/database.js';
 import { startCheckpointer } from '../../src/store/sqlite-checkpointer.js';
+import type { Tables } from '../../src/store/tables.js';
 import { sqliteBackend } from '../helpers/backends.js';
+import { startTestServer } from '../helpers/server.js';
 
 /** What the database file itself holds, without its write-ahead log: read from a copy of the file alone. */
 function notesInFile(path: string): string[] {
@@ -57,18 +58,15 @@ describe('SQLite checkpoints on a thread of their own', () => {
     await file.drop();
   });
 
-  it('the server opens its SQLite file so; a short-lived connection (the CLI) checkpoints as SQLite does', async () => {
-    const file = await sqliteBackend.create();
-    const runtime = await openRuntime(configWith({ databaseUrl: file.url }));
-    const cli = openDatabase({ url: file.url });
+  it('the server opens its SQLite file so; a `roster` command checkpoints as SQLite does', async () => {
+    const server = await startTestServer();
     try {
-      const pages = async (db: typeof cli.db) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db)).rows[0].wal_autocheckpoint;
-      assert.equal(await pages(runtime.database.db), 4000);
-      assert.equal(await pages(cli.db), 1000);
+      const pages = async (db: Kysely<Tables>) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db)).rows[0].wal_autocheckpoint;
+      assert.equal(await pages(server.server.runtime.database.db), 4000);
+      // What `roster keys …`, `roster clients …` and `roster signing-keys …` open.
+      assert.equal(await withRuntime(server.server.runtime.config, (cli) => pages(cli.database.db)), 1000);
     } finally {
-      await cli.close();
-      await runtime.close();
-      await file.drop();
+      await server.stop();
     }
   });
 
