@@ -89,6 +89,8 @@ function openSqlite(options: DatabaseOptions): Database {
       // The thread's connection closes first: the last one to close folds the log into the file.
       await checkpointer?.close();
       await db.destroy();
+      // Kysely closes the connection only if a query of its own ever opened its driver.
+      if (conn.open) conn.close();
     },
   };
 }

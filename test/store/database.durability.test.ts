@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/store/database.js';
 import { sqliteBackend } from '../helpers/backends.js';
+import { descriptorsOf } from '../helpers/descriptors.js';
 
 async function pragmas(sqliteSynchronous?: 'normal' | 'full') {
   const file = await sqliteBackend.create();
@@ -33,4 +34,21 @@ describe('SQLite durability and cache settings', () => {
   it('refuses any other value, naming the variable', () => {
     assert.throws(() => loadConfig({ SQLITE_SYNCHRONOUS: 'off' }), (err: Error) => err instanceof ConfigError && /SQLITE_SYNCHRONOUS/.test(err.message));
   });
+});
+
+describe('Closing a SQLite database', () => {
+  for (const queried of [false, true]) {
+    it(`leaves no descriptor of its file open${queried ? '' : ', even if it never ran a query'}`, async () => {
+      const file = await sqliteBackend.create();
+      const database = openDatabase({ url: file.url });
+      try {
+        assert.equal(descriptorsOf(file.url), 1);
+        if (queried) await sql`select 1`.execute(database.db);
+      } finally {
+        await database.close();
+      }
+      assert.equal(descriptorsOf(file.url), 0);
+      await file.drop();
+    });
+  }
 });
