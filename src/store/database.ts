@@ -76,7 +76,7 @@ function openSqlite(options: DatabaseOptions): Database {
     options.checkpointInBackground && path !== ':memory:' ? startCheckpointer(conn, path, options.onCheckpointError ?? (() => {})) : undefined;
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn, { taken: () => holdConnection(conn), released: () => releaseConnection(conn) }) });
   registerDirect(db, conn, false);
-  const groupCommit = createGroupCommit(db, conn, checkpointer?.committed);
+  const groupCommit = createGroupCommit(db, conn, checkpointer);
   return {
     db,
     dialect: 'sqlite',
@@ -91,6 +91,7 @@ function openSqlite(options: DatabaseOptions): Database {
       await db.destroy();
       // Kysely closes the connection only if a query of its own ever opened its driver.
       if (conn.open) conn.close();
+      checkpointer?.release();
     },
   };
 }

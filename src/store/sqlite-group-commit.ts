@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
+import type { Checkpointer } from './sqlite-checkpointer.js';
 import { registerDirect, unregisterDirect } from './sqlite-direct.js';
 import type { Tables } from './tables.js';
 
@@ -22,8 +23,8 @@ interface Job {
   reject(err: unknown): void;
 }
 
-/** `committed` runs after each commit (the checkpoint thread's signal). */
-export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, committed?: () => void) {
+/** `checkpointer` hears of each commit, and may ask the next transaction to wait. */
+export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, checkpointer?: Pick<Checkpointer, 'committed' | 'writable'>) {
   const begin = conn.prepare('begin immediate');
   const savepoint = conn.prepare('savepoint job');
   const release = conn.prepare('release job');
@@ -89,7 +90,7 @@ export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, com
     } catch (err) {
       return abort(err);
     }
-    committed?.();
+    checkpointer?.committed();
     for (const d of done) d.job.resolve(d.value);
   }
 
@@ -97,6 +98,8 @@ export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, com
     try {
       // The connection is taken anew for each batch, so reads waiting for it go in between.
       while (queue.length > 0) {
+        const hold = checkpointer?.writable();
+        if (hold) await hold;
         await db.connection().execute(async (trx) => {
           registerDirect(trx, conn, true);
           try {

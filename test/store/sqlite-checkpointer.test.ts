@@ -10,6 +10,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { startCheckpointer } from '../../src/store/sqlite-checkpointer.js';
 import type { Tables } from '../../src/store/tables.js';
 import { sqliteBackend } from '../helpers/backends.js';
+import { descriptorsOf } from '../helpers/descriptors.js';
 import { startTestServer } from '../helpers/server.js';
 
 /** What the database file itself holds, without its write-ahead log: read from a copy of the file alone. */
@@ -37,12 +38,12 @@ async function eventually(what: string, check: () => boolean, ms = 5000): Promis
 }
 
 describe('SQLite checkpoints on a thread of their own', () => {
-  it('copies commits into the database file while the server connection checkpoints only past 4,000 pages', async () => {
+  it('copies commits into the database file while the server connection checkpoints only past 8,000 pages', async () => {
     const file = await sqliteBackend.create();
     const database = openDatabase({ url: file.url, checkpointInBackground: true });
     try {
       const autocheckpoint = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db);
-      assert.equal(autocheckpoint.rows[0].wal_autocheckpoint, 4000);
+      assert.equal(autocheckpoint.rows[0].wal_autocheckpoint, 8000);
       await sql`create table notes (id integer primary key, name text not null)`.execute(database.db);
       await database.transaction((db) => sql`insert into notes (name) values ('first')`.execute(db));
       await database.transaction((db) => sql`insert into notes (name) values ('second')`.execute(db));
@@ -58,11 +59,24 @@ describe('SQLite checkpoints on a thread of their own', () => {
     await file.drop();
   });
 
+  it('keeps a descriptor of the file for its fsync while the database is open, and closes it after', async () => {
+    const file = await sqliteBackend.create();
+    const database = openDatabase({ url: file.url, checkpointInBackground: true });
+    try {
+      // The server's connection, the thread's and the one the thread flushes through.
+      await eventually('the thread opened the file', () => descriptorsOf(file.url) === 3);
+    } finally {
+      await database.close();
+    }
+    assert.equal(descriptorsOf(file.url), 0);
+    await file.drop();
+  });
+
   it('the server opens its SQLite file so; a `roster` command checkpoints as SQLite does', async () => {
     const server = await startTestServer();
     try {
       const pages = async (db: Kysely<Tables>) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db)).rows[0].wal_autocheckpoint;
-      assert.equal(await pages(server.server.runtime.database.db), 4000);
+      assert.equal(await pages(server.server.runtime.database.db), 8000);
       // What `roster keys …`, `roster clients …` and `roster signing-keys …` open.
       assert.equal(await withRuntime(server.server.runtime.config, (cli) => pages(cli.database.db)), 1000);
     } finally {
@@ -79,7 +93,7 @@ describe('SQLite checkpoints on a thread of their own', () => {
       heard = err;
     });
     try {
-      assert.equal(conn.pragma('wal_autocheckpoint', { simple: true }), 4000);
+      assert.equal(conn.pragma('wal_autocheckpoint', { simple: true }), 8000);
       await eventually('the thread fails', () => heard !== undefined);
       assert.match(String(heard), /Cannot open database because the directory does not exist/);
       await eventually('checkpoints back on the connection', () => conn.pragma('wal_autocheckpoint', { simple: true }) === 1000);
