@@ -56,7 +56,6 @@ try {
   // The log's size at which the thread next asks for a hold. Another process writing to the
   // file may keep a hold from starting the log over; then it waits for as much log again.
   let catchUpAt = restartPages;
-  let lastLog = 0;
   while (Atomics.load(signals, slots.stop) === 0) {
     // Sleeps until the server commits, or a while has passed (writes made outside a transaction
     // do not signal). Then lets the commits of the next few milliseconds gather, so that one
@@ -66,8 +65,8 @@ try {
     seen = Atomics.load(signals, slots.commits);
     const { log } = /** @type {{ log: number }} */ (checkpoint.get());
     if (log < 0) continue; // the server's connection was checkpointing
-    if (log < lastLog) catchUpAt = restartPages; // it started over
-    lastLog = log;
+    // Smaller than at the last hold: it started over.
+    if (log < catchUpAt - restartPages) catchUpAt = restartPages;
     // Without a commit since the checkpoint began, it copied the whole log, which then starts
     // over at the next transaction by itself.
     if (log >= catchUpAt && Atomics.load(signals, slots.commits) !== seen) {
