@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // The installed entry point runs the compiled CLI; `npm install` builds it (the `prepare` script).
-import { main } from '../dist/cli/index.js';
+// The heap is bounded first, before the modules it loads allocate (see src/heap-growth.ts).
+import { boundHeapGrowth } from '../dist/heap-growth.js';
+
+boundHeapGrowth();
+const { main } = await import('../dist/cli/index.js');
 
 main(process.argv.slice(2)).then(
   (code) => {
