@@ -62,17 +62,28 @@ export async function measure(target: Target, scenario: Scenario, auth: string, 
   }
 }
 
-/** Rounds of one scenario on one target, summed up: mean throughput and latency, all errors, the highest memory. */
+/** The middle value (the mean of the middle two when there are an even number). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Rounds of one scenario on one target, summed up: the median round's throughput, latency and
+ * CPU, all errors, the highest memory. The median, not the mean: on a shared machine one round
+ * that met a busy moment would otherwise move the result, and the ratios with it, on its own.
+ */
 export function combine(rounds: Measure[]): Measure {
-  const mean = (f: (m: Measure) => number) => rounds.reduce((s, m) => s + f(m), 0) / rounds.length;
+  const mid = (f: (m: Measure) => number) => median(rounds.map(f));
   return {
-    requestsPerSecond: mean((m) => m.requestsPerSecond),
-    p50: mean((m) => m.p50),
-    p99: mean((m) => m.p99),
-    mean: mean((m) => m.mean),
+    requestsPerSecond: mid((m) => m.requestsPerSecond),
+    p50: mid((m) => m.p50),
+    p99: mid((m) => m.p99),
+    mean: mid((m) => m.mean),
     errors: rounds.reduce((s, m) => s + m.errors, 0),
     peakRss: Math.max(...rounds.map((m) => m.peakRss)),
     total: rounds.reduce((s, m) => s + m.total, 0),
-    cpuPerRequest: mean((m) => m.cpuPerRequest),
+    cpuPerRequest: mid((m) => m.cpuPerRequest),
   };
 }

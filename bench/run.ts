@@ -30,8 +30,8 @@ const { values: args } = parseArgs({
 const mode = args.quick
   ? { name: 'quick', users: 1_000, seconds: 1, rounds: 1, warmup: 0.5 }
   : args.scale
-    ? { name: 'scale', users: 1_000_000, seconds: 5, rounds: 2, warmup: 3 }
-    : { name: 'standard', users: 10_000, seconds: 5, rounds: 2, warmup: 3 };
+    ? { name: 'scale', users: 1_000_000, seconds: 5, rounds: 3, warmup: 3 }
+    : { name: 'standard', users: 10_000, seconds: 5, rounds: 3, warmup: 3 };
 const users = Number(args.users ?? mode.users);
 const load: LoadOptions = { seconds: Number(args.seconds ?? mode.seconds), connections: 10 };
 const rounds = Number(args.rounds ?? mode.rounds);
