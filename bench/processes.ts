@@ -123,8 +123,8 @@ export async function startService(opts: { name: string; env: Record<string, str
 }
 
 /** The framework-free reference server on the given SQLite file. */
-export async function startReference(dbPath: string, logDir: string): Promise<Target> {
-  const logFile = join(logDir, 'reference.log');
+export async function startReference(dbPath: string, logDir: string, name = 'reference'): Promise<Target> {
+  const logFile = join(logDir, `${name}.log`);
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/reference-server.ts'), dbPath], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', openSync(logFile, 'a')],
@@ -138,5 +138,5 @@ export async function startReference(dbPath: string, logDir: string): Promise<Ta
     });
     child.once('exit', (code) => reject(new Error(`reference server exited with ${code}; see ${logFile}`)));
   });
-  return { name: 'reference', url: `http://127.0.0.1:${port}`, pid: child.pid!, rss: () => treeRss(child.pid!), cpu: () => treeCpu(child.pid!), stop: stopper(child) };
+  return { name, url: `http://127.0.0.1:${port}`, pid: child.pid!, rss: () => treeRss(child.pid!), cpu: () => treeCpu(child.pid!), stop: stopper(child) };
 }

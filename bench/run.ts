@@ -96,16 +96,27 @@ async function main(): Promise<void> {
     startReference(refDbUrl, work).then((t) => (targets.push(t), t)),
     withTwoWorkers ? service('roster ×2 workers', twoDbUrl, 2) : undefined,
   ]);
+  // The scale run measures PATCH among BASELINE_USERS too, on both servers: the service's target
+  // compares it with its own, and the reference's shows what the stack alone loses with size.
   let small: Target | undefined;
+  let smallRef: Target | undefined;
   let smallLastSeq = 0;
   if (args.scale) {
     const base = await seeded('baseline', BASELINE_USERS);
     smallLastSeq = base.lastSeq;
-    const baseKey = await mintKey(base.url);
-    small = await service(`roster @ ${BASELINE_USERS.toLocaleString('en')} users`, base.url, 1);
-    Object.assign(small, { key: `Bearer ${baseKey}` });
+    const baseKey = `Bearer ${await mintKey(base.url)}`;
+    const baseRef = onSqlite ? { url: join(work, 'baseline-reference.db'), key: baseKey } : undefined;
+    if (baseRef) copyFileSync(base.url, baseRef.url);
+    const at = `@ ${BASELINE_USERS.toLocaleString('en')} users`;
+    small = Object.assign(await service(`roster ${at}`, base.url, 1), { key: baseKey });
+    if (baseRef) {
+      smallRef = Object.assign(await startReference(baseRef.url, work, `reference ${at}`), { key: baseRef.key });
+      targets.push(smallRef);
+    }
   }
-  const smallScenario = small ? userScenarios(BASELINE_USERS, smallLastSeq).find((s) => s.id === 'patch') : undefined;
+  const smallScenarios = small ? userScenarios(BASELINE_USERS, smallLastSeq) : undefined;
+  const smallScenario = smallScenarios?.find((s) => s.id === 'patch');
+  const isSmall = (t: Target) => t === small || t === smallRef;
   const authOf = (t: Target) => (t === reference ? refKey : ((t as Target & { key?: string }).key ?? key));
 
   const wanted = args.only?.split(',');
@@ -116,7 +127,9 @@ async function main(): Promise<void> {
   }
 
   // Warm-up: JIT compilation, caches, SQLite pages; not recorded.
-  for (const t of targets) for (const s of scenarios.slice(0, args.quick ? 1 : 2)) await measure(t, s, authOf(t), { ...load, seconds: mode.warmup });
+  for (const t of targets) {
+    for (const s of ((isSmall(t) && smallScenarios) || scenarios).slice(0, args.quick ? 1 : 2)) await measure(t, s, authOf(t), { ...load, seconds: Math.min(mode.warmup, load.seconds) });
+  }
 
   const results = new Map<string, Measure[]>();
   const record = (s: Scenario, t: Target, m: Measure) => {
@@ -131,11 +144,12 @@ async function main(): Promise<void> {
       if (s.reference) lineup.push(reference);
       if (two && (s.id === 'patch' || s.id === 'get')) lineup.push(two);
       if (small && s.id === 'patch') lineup.push(small);
+      if (smallRef && s.id === 'patch') lineup.push(smallRef);
       // Alternate who goes first, so neither always meets the warmer (or noisier) moment.
       if (round % 2 === 1) lineup.reverse();
       for (const t of lineup) {
         // The baseline database holds fewer users: its PATCH picks among those.
-        const m = await measure(t, t === small && smallScenario ? smallScenario : s, authOf(t), load);
+        const m = await measure(t, isSmall(t) && smallScenario ? smallScenario : s, authOf(t), load);
         record(s, t, m);
         log(`round ${round + 1} ${s.id.padEnd(10)} ${t.name.padEnd(22)} ${m.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`);
       }
@@ -145,13 +159,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const get = (s: string, t: Target | undefined) => (t ? results.get(`${s}\u0000${t.name}`) : undefined);
   for (const s of scenarios) {
-    const ref = get(s.id, reference);
-    const refMeasure = ref && combine(ref);
-    for (const t of [one, two, small, reference]) {
+    for (const t of [one, two, small, reference, smallRef]) {
       const ms = get(s.id, t);
       if (!ms || !t) continue;
       const m = combine(ms);
-      const vsRef = refMeasure && t !== reference;
+      // The baseline service against the reference among as many users.
+      const ref = get(s.id, t === small && smallRef ? smallRef : reference);
+      const refMeasure = ref && combine(ref);
+      const vsRef = refMeasure && t !== reference && t !== smallRef;
       rows.push({
         scenario: s.title,
         server: t.name,
@@ -161,7 +176,7 @@ async function main(): Promise<void> {
       });
     }
   }
-  const markdown = render(rows, scenarios, { one, two, small, reference, get }, (performance.now() - started) / 1000);
+  const markdown = render(rows, scenarios, { one, two, small, smallRef, reference, get }, (performance.now() - started) / 1000);
   const out = args.out ?? join(resultsDir, mode.name === 'standard' ? 'latest.md' : `latest-${mode.name}.md`);
   writeFileSync(out, markdown);
   process.stdout.write(`${markdown}\nwritten to ${out}\n`);
@@ -177,7 +192,7 @@ function swapped(list: Scenario[], a: string, b: string): Scenario[] {
   return out;
 }
 
-type Lookup = { one: Target; two?: Target; small?: Target; reference: Target; get(s: string, t: Target | undefined): Measure[] | undefined };
+type Lookup = { one: Target; two?: Target; small?: Target; smallRef?: Target; reference: Target; get(s: string, t: Target | undefined): Measure[] | undefined };
 
 function render(rows: Row[], scenarios: Scenario[], l: Lookup, seconds: number): string {
   const m = (s: string, t: Target | undefined) => {
@@ -207,6 +222,12 @@ function render(rows: Row[], scenarios: Scenario[], l: Lookup, seconds: number):
     const big = m('patch', l.one);
     const base = m('patch', l.small);
     if (big && base) list.push({ what: `PATCH with ${users.toLocaleString('en')} users`, target: `≥ 0.9× with ${BASELINE_USERS.toLocaleString('en')}`, got: `${(big.requestsPerSecond / base.requestsPerSecond).toFixed(2)}×`, met: big.requestsPerSecond >= 0.9 * base.requestsPerSecond });
+    const refBig = m('patch', l.reference);
+    const refBase = m('patch', l.smallRef);
+    if (refBig && refBase) {
+      const r = refBig.requestsPerSecond / refBase.requestsPerSecond;
+      list.push({ what: `reference PATCH with ${users.toLocaleString('en')} users`, target: `≥ 0.9× with ${BASELINE_USERS.toLocaleString('en')} (informative: the stack alone)`, got: `${r.toFixed(2)}×`, met: r >= 0.9 });
+    }
   }
   for (const s of ['patch', 'get']) {
     const a = m(s, l.one);

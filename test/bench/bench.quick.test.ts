@@ -51,3 +51,33 @@ it('npm run bench -- --quick measures every scenario on the service and the refe
   const oauth = rows.find((r) => r[1].startsWith('POST /oauth/token'));
   assert.ok(oauth && oauth[6] === '0', 'the OAuth scenario, when present, ran without errors');
 });
+
+it('the scale run measures PATCH among the 10,000-user baseline on the service and on the reference, and compares both', async () => {
+  const out = join(dir, 'scale.md');
+  // A small "large" table and one short round: the shape of the run, not its numbers.
+  const args = ['--import', 'tsx', 'bench/run.ts', '--scale', '--users', '2000', '--seconds', '1', '--rounds', '1', '--only', 'patch', '--out', out];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, stderr);
+
+  const table = readFileSync(out, 'utf8');
+  const rows = table
+    .split('\n')
+    .filter((l) => l.startsWith('| PATCH /v1/users/'))
+    .map((l) => l.split('|').map((c) => c.trim()));
+  assert.deepEqual(rows.map((r) => r[2]).sort(), ['reference', 'reference @ 10,000 users', 'roster', 'roster @ 10,000 users']);
+  for (const r of rows) {
+    assert.ok(Number(r[3]) > 0, `${r[2]} served nothing`);
+    assert.equal(r[6], '0', `${r[2]} answered with errors`);
+  }
+  // Each service row is compared with the reference among as many users.
+  const [roster, baseline, ref, refBaseline] = ['roster', 'roster @ 10,000 users', 'reference', 'reference @ 10,000 users'].map((n) => rows.find((r) => r[2] === n)!);
+  // (from the printed, rounded throughputs: within a hundredth)
+  const near = (ratio: string, a: string, b: string) => Math.abs(Number(ratio.replace('×', '')) - Number(a) / Number(b)) <= 0.011;
+  assert.ok(near(roster![8]!, roster![3]!, ref![3]!), roster!.join(' | '));
+  assert.ok(near(baseline![8]!, baseline![3]!, refBaseline![3]!), baseline!.join(' | '));
+  assert.match(table, /\| PATCH with 2,000 users \| ≥ 0\.9× with 10,000 \| \d\.\d\d× \| (yes|no) \|/);
+  assert.match(table, /\| reference PATCH with 2,000 users \| ≥ 0\.9× with 10,000 \(informative: the stack alone\) \| \d\.\d\d× \| (yes|no) \|/);
+});
