@@ -20,8 +20,8 @@ import type SQLite from 'better-sqlite3';
  * transaction (requests go on being read and answered up to their writes), copies the last pages,
  * and lets it go: that transaction starts the log over. Only a checkpoint that copies all of the
  * log fsyncs the database file, and that fsync writes out every page copied since the last one:
- * among 1,000,000 users, about 30 ms of scattered writes. The thread first writes them out with an
- * fsync of its own while the writer goes on, so the hold lasts a few milliseconds, and never more
+ * among 1,000,000 users, about 30 ms of scattered writes. The thread first writes them out with
+ * fsyncs of its own while the writer goes on, so the hold lasts a few milliseconds, and never more
  * than `HOLD_LIMIT_MS`.
  *
  * The server's connection keeps a checkpoint of its own at `BACKSTOP_PAGES`, for a log that grows
