@@ -105,12 +105,13 @@ async function main(): Promise<void> {
     const base = await seeded('baseline', BASELINE_USERS);
     smallLastSeq = base.lastSeq;
     const baseKey = `Bearer ${await mintKey(base.url)}`;
-    const baseRef = onSqlite ? { url: join(work, 'baseline-reference.db'), key: baseKey } : undefined;
-    if (baseRef) copyFileSync(base.url, baseRef.url);
     const at = `@ ${BASELINE_USERS.toLocaleString('en')} users`;
     small = Object.assign(await service(`roster ${at}`, base.url, 1), { key: baseKey });
-    if (baseRef) {
-      smallRef = Object.assign(await startReference(baseRef.url, work, `reference ${at}`), { key: baseRef.key });
+    // The reference speaks SQLite only: on PostgreSQL the baseline is the service's alone.
+    if (onSqlite) {
+      const file = join(work, 'baseline-reference.db');
+      copyFileSync(base.url, file);
+      smallRef = Object.assign(await startReference(file, work, `reference ${at}`), { key: baseKey });
       targets.push(smallRef);
     }
   }
