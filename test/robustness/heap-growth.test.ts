@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { HEAP_GROWING_PERCENT } from '../../src/heap-growth.js';
 import { BIN, spawnRoster } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roster-heap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,11 +19,11 @@ async function limitsAtStart(nodeFlags: string[], name: string): Promise<string[
     command: [process.execPath, '--trace-gc-verbose', ...nodeFlags, BIN],
     env: { DATABASE_URL: `sqlite:${join(dir, `${name}.db`)}`, PORT: '0', HOST: '127.0.0.1' },
   });
-  const deadline = Date.now() + 30_000;
-  while (!server.out.stdout.includes('roster listening') && Date.now() < deadline && server.child.exitCode === null) {
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor('roster listening, or its exit', async () => (server.out.stdout.includes('roster listening') || server.child.exitCode !== null ? true : undefined), 30_000);
+  } finally {
+    server.child.kill('SIGTERM');
   }
-  server.child.kill('SIGTERM');
   const result = await server.done;
   assert.match(result.stdout, /roster listening/, result.stderr);
   return [...result.stdout.matchAll(/\[HeapController\] Limit: .*\((\d+(?:\.\d+)?)\)/g)].map((m) => m[1]!);
