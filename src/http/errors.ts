@@ -57,6 +57,16 @@ export function serviceUnavailable(): AppError {
   });
 }
 
+/**
+ * The 503 to answer when `err` says the database is out of reach (logged as a warning: an outage
+ * is not a bug), or undefined when it says something else.
+ */
+export function unavailableAnswer(err: FastifyError, request: FastifyRequest): AppError | undefined {
+  if (!isUnavailableError(err)) return undefined;
+  request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
+  return serviceUnavailable();
+}
+
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   if (err.headers) reply.headers(err.headers);
   return reply.code(err.status).type('application/json; charset=utf-8').send(bodyOf(err));
@@ -67,10 +77,8 @@ export function errorHandler(roles: readonly string[]) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const known = err instanceof AppError ? err : fromFramework(err, roles);
     if (known) return sendError(reply, known);
-    if (isUnavailableError(err)) {
-      request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
-      return sendError(reply, serviceUnavailable());
-    }
+    const unavailable = unavailableAnswer(err, request);
+    if (unavailable) return sendError(reply, unavailable);
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, new AppError('validation_error', VALIDATION_MESSAGE, { request: [err.message] }));
     }

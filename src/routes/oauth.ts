@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { AppError } from '../errors.js';
+import { unavailableAnswer } from '../http/errors.js';
 import { ServerMetadata, JwkSet, OAuthErrorBody, TokenRequestBody, TokenResponse } from '../schemas/oauth.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
 import { SCOPES } from '../services/auth.js';
@@ -73,6 +74,9 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
       return sendOAuthError(reply, new OAuthError('invalid_request', `Invalid token request: ${problem}`));
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendOAuthError(reply, new OAuthError('invalid_request', 'Malformed token request'));
+    // An outage is not a bug: 503 with Retry-After, as on every other route, in RFC 6749's body.
+    const unavailable = err instanceof AppError && err.code === 'service_unavailable' ? err : unavailableAnswer(err, request);
+    if (unavailable) return sendOAuthError(reply, new OAuthError('temporarily_unavailable', unavailable.message, unavailable.headers));
     request.log.error({ err }, 'unhandled error');
     return sendOAuthError(reply, new OAuthError('server_error', `Internal error; reference ${request.id}`));
   });
@@ -90,7 +94,7 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
         security: [{ clientBasic: [] }, {}],
         consumes: [FORM],
         body: TokenRequestBody,
-        response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 429: OAuthErrorBody, 500: OAuthErrorBody },
+        response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 429: OAuthErrorBody, 500: OAuthErrorBody, 503: OAuthErrorBody },
       },
     },
     async (request, reply) => {

@@ -10,7 +10,9 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'rate_limit_exceeded'
-  | 'server_error';
+  | 'server_error'
+  // RFC 6749 §4.1.2.1 names it for the authorization endpoint; token endpoints use it alike.
+  | 'temporarily_unavailable';
 
 const statusOf: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -21,6 +23,7 @@ const statusOf: Record<OAuthErrorCode, number> = {
   unsupported_grant_type: 400,
   rate_limit_exceeded: 429,
   server_error: 500,
+  temporarily_unavailable: 503,
 };
 
 export class OAuthError extends Error {

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { isUnavailableError } from '../../src/http/errors.js';
 import { POSTGRES_ADMIN_URL, REDIS_TEST_URL, describeWithServices, dropRedisPrefix, postgresBackend, uniqueRedisPrefix } from '../helpers/backends.js';
 import { type Client, uniqueUser } from '../helpers/client.js';
+import { createClient, tokenRequest } from '../helpers/oauth.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { type TcpProxy, eventually, startTcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -46,11 +47,20 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
   it('answers 503 service_unavailable with Retry-After while it is away, and recovers by itself', async () => {
     const created = await api.post('/v1/users', { body: uniqueUser() });
     assert.equal(created.status, 201, created.text);
+    const client = await createClient(server, ['read']);
+    const grant = { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret };
 
     proxy.cut();
     assertUnavailable(await api.get(`/v1/users/${created.body.id}`), 'read');
     assertUnavailable(await api.post('/v1/users', { body: uniqueUser() }), 'write');
     assertUnavailable(await api.get('/v1/users'), 'list');
+    // The token endpoint answers in RFC 6749's format, and an outage is still not a 500.
+    const token = await tokenRequest(server, grant);
+    assert.equal(token.status, 503, token.text);
+    assert.equal(token.body.error, 'temporarily_unavailable');
+    assert.equal(typeof token.body.error_description, 'string');
+    assert.match(token.headers.get('retry-after') ?? '', /^[1-9]\d*$/, 'token: Retry-After');
+    assert.equal(token.headers.get('cache-control'), 'no-store');
     const ready = await api.get('/readyz');
     assert.equal(ready.status, 503);
     assert.equal(ready.body.checks.database, 'unavailable');
@@ -61,6 +71,7 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
     await eventually('reads work again', async () => (await api.get(`/v1/users/${created.body.id}`)).status === 200);
     const again = await api.post('/v1/users', { body: uniqueUser() });
     assert.equal(again.status, 201, again.text);
+    assert.equal((await tokenRequest(server, grant)).status, 200, 'tokens are issued again');
     const readyAgain = await api.get('/readyz');
     assert.equal(readyAgain.status, 200);
     assert.deepEqual(readyAgain.body, { status: 'ok', checks: { database: 'ok' } });
