@@ -51,6 +51,21 @@ export function isUnavailableError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether the error says the database cannot take writes for a reason an operator must see to:
+ * the disk is full or failing, the file became read-only, or a PostgreSQL server turned standby
+ * after a failover (SQLSTATE 25006, 53100 disk full, 58030 I/O error). Reads may still work.
+ */
+export function isCannotWriteError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY')) return true;
+    if (code === '25006' || code === '53100' || code === '58030') return true;
+  }
+  return false;
+}
+
 export function serviceUnavailable(): AppError {
   return new AppError('service_unavailable', 'The service cannot reach its database; retry shortly', undefined, {
     'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
@@ -59,9 +74,16 @@ export function serviceUnavailable(): AppError {
 
 /**
  * The 503 to answer when `err` says the database is out of reach (logged as a warning: an outage
- * is not a bug), or undefined when it says something else.
+ * is not a bug) or cannot write, or undefined when it says something else.
  */
 export function unavailableAnswer(err: FastifyError, request: FastifyRequest): AppError | undefined {
+  if (isCannotWriteError(err)) {
+    // Unlike an outage, this does not mend itself: logged as an error, for the operator.
+    request.log.error({ err: { message: err.message, code: err.code } }, 'database cannot write');
+    return new AppError('service_unavailable', 'The service cannot write to its database; retry later', undefined, {
+      'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+    });
+  }
   if (!isUnavailableError(err)) return undefined;
   request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
   return serviceUnavailable();

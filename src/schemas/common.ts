@@ -47,7 +47,7 @@ const statusDescriptions: Record<number, string> = {
   422: '`Idempotency-Key` reused with a different body (`idempotency_key_reused`).',
   429: 'Rate limit exceeded (`rate_limit_exceeded`); see `Retry-After`.',
   500: 'Internal error (`internal_error`); nothing internal is disclosed.',
-  503: 'Database or Redis unreachable (`service_unavailable`); see `Retry-After`.',
+  503: 'The database cannot be reached or cannot write (`service_unavailable`); see `Retry-After`.',
 };
 
 /** Error responses every authenticated endpoint may give. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { isUnavailableError } from '../../src/http/errors.js';
+import { isCannotWriteError, isUnavailableError } from '../../src/http/errors.js';
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -18,5 +18,16 @@ it('treats lost, refused and refused-for-now database connections as unavailable
 it('leaves every other failure alone (a bug is a 500, a conflict a 409)', () => {
   for (const err of [withCode('23505', 'duplicate key'), withCode('42P01', 'relation does not exist'), withCode('22P02'), new TypeError('x is undefined'), new SyntaxError('bad'), 'a string', null]) {
     assert.equal(isUnavailableError(err), false, String(err));
+  }
+});
+
+it('tells a database that cannot write (full, failing, read-only) from one out of reach', () => {
+  for (const code of ['SQLITE_FULL', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', '25006', '53100', '58030']) {
+    assert.equal(isCannotWriteError(withCode(code)), true, code);
+    assert.equal(isUnavailableError(withCode(code)), false, code);
+  }
+  assert.equal(isCannotWriteError(new Error('query failed', { cause: withCode('SQLITE_FULL') })), true);
+  for (const err of [withCode('SQLITE_BUSY'), withCode('SQLITE_CONSTRAINT_UNIQUE'), withCode('23505'), withCode('ECONNREFUSED'), new TypeError('x'), null]) {
+    assert.equal(isCannotWriteError(err), false, String(err));
   }
 });

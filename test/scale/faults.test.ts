@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -113,6 +113,34 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
     await eventually('reads work again', async () => (await api.get('/v1/users?limit=1')).status === 200);
     assert.equal((await api.post('/v1/users', { body: uniqueUser() })).status, 201);
   });
+
+  it('a server that turned read-only (a standby after a failover) answers writes 503, and reads go on', async () => {
+    const name = new URL(db.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await admin.connect();
+    // New sessions start read-only, as on a hot standby; the old ones are ended so the pool reconnects.
+    const readOnly = async (on: boolean) => {
+      await admin.query(on ? `alter database "${name}" set default_transaction_read_only = on` : `alter database "${name}" reset default_transaction_read_only`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+    };
+    try {
+      await readOnly(true);
+      let refused: Awaited<ReturnType<Client['post']>> | undefined;
+      await eventually('writes are refused as such', async () => {
+        const res = await api.post('/v1/users', { body: uniqueUser() });
+        assert.ok(res.status === 503, `status ${res.status}: ${res.text}`);
+        if (/cannot write/.test(res.body.message)) refused = res;
+        return refused !== undefined;
+      });
+      assertUnavailable(refused!, 'write to a read-only server');
+      assert.equal((await api.get('/v1/users?limit=1')).status, 200, 'reads go on');
+      assert.ok(server.logs.some((l) => Number(l.level) === 50 && (l.err as { code?: string } | undefined)?.code === '25006'), 'logged as an error with its SQLSTATE');
+    } finally {
+      await readOnly(false);
+      await admin.end();
+    }
+    await eventually('writes work again', async () => (await api.post('/v1/users', { body: uniqueUser() })).status === 201);
+  });
 });
 
 await describeWithServices('Redis unreachable', ['redis'], () => {
@@ -168,5 +196,45 @@ await describeWithServices('Redis unreachable', ['redis'], () => {
     assert.equal(await counterOf(steady), '2', 'counting in Redis again');
     assert.equal(back.headers.get('x-ratelimit-remaining'), '48');
     assert.ok(server.logs.some((l) => l.level === 30 && /Redis reachable again/.test(String(l.msg))));
+  });
+});
+
+describe('SQLite file full', () => {
+  let server: TestServer;
+  let api: Client;
+
+  before(async () => {
+    server = await startTestServer();
+    api = server.client(await server.mintKey(['write']));
+  });
+  after(() => server?.stop());
+
+  it('answers writes 503 service_unavailable with Retry-After, goes on reading, and writes again once there is room', async () => {
+    const created = await api.post('/v1/users', { body: uniqueUser() });
+    assert.equal(created.status, 201, created.text);
+    const db = server.server.runtime.database.db;
+    // SQLite's own limit on the file's size fails writes as a full disk does (SQLITE_FULL).
+    const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(db)).rows[0].page_count;
+    await sql.raw(`pragma max_page_count = ${pages}`).execute(db);
+    try {
+      // Pages freed by migrations are used first: write until the file is full, never a 500.
+      let blocked;
+      for (let i = 0; i < 100 && !blocked; i++) {
+        const res = await api.post('/v1/users', { body: { ...uniqueUser(), metadata: { filler: 'x'.repeat(7_000) } } });
+        if (res.status !== 201) blocked = res;
+      }
+      assert.ok(blocked, 'the file filled up');
+      assertUnavailable(blocked, 'write to a full file');
+      assert.match(blocked.body.message, /cannot write/);
+      const read = await api.get(`/v1/users/${created.body.id}`);
+      assert.equal(read.status, 200, 'reads go on');
+      const logged = server.logs.filter((l) => Number(l.level) === 50 && /cannot write/.test(String(l.msg)));
+      assert.equal(logged.length, 1, 'an operator must act: logged as an error, naming the cause');
+      assert.equal((logged[0].err as { code?: string }).code, 'SQLITE_FULL');
+    } finally {
+      await sql`pragma max_page_count = 4294967294`.execute(db);
+    }
+    const again = await api.post('/v1/users', { body: uniqueUser() });
+    assert.equal(again.status, 201, again.text);
   });
 });
