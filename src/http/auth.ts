@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Limiter } from '../adapters/limiter.js';
 import { hashSecret } from '../adapters/secrets.js';
 import { AppError } from '../errors.js';
-import { type Authenticator, type Principal, type RequestContext, type Scope, insufficientScope } from '../services/auth.js';
+import { type Authenticator, type Principal, type RequestContext, type Scope, authFailureKey, insufficientScope } from '../services/auth.js';
 import { routeOf } from './route-of.js';
 
 declare module 'fastify' {
@@ -68,7 +68,7 @@ export function authenticate({ authenticator, limiter, failuresPerMinute }: Auth
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>', false);
     const match = BEARER.exec(header);
     const fingerprint = match ? hashSecret(match[1]) : null;
-    const failureKey = `auth-failures:${request.ip}`;
+    const failureKey = authFailureKey(request.ip);
     // Over the budget, only credentials that worked recently are still checked: guessing stays
     // blocked, while the valid clients behind a shared address (NAT, proxy) keep working. Such a
     // credential passes either way, so its requests skip the budget (a Redis call when shared).

@@ -3,7 +3,7 @@ import { nowSeconds } from '../adapters/clock.js';
 import { randomId } from '../adapters/ids.js';
 import type { Limiter } from '../adapters/limiter.js';
 import type { Config } from '../config.js';
-import { type CredentialVerifier, type Principal, SCOPES, type Scope, expandScopes, grantedScopes } from './auth.js';
+import { type CredentialVerifier, type Principal, SCOPES, type Scope, authFailureKey, expandScopes, grantedScopes } from './auth.js';
 import type { OAuthClientService } from './oauth-clients.js';
 import { OAuthError } from './oauth-errors.js';
 import { SIGNING_ALGORITHM, type SigningKeyService } from './signing-keys.js';
@@ -103,7 +103,7 @@ export function createAccessTokenService({ config, limiter, clients, signingKeys
      * the caller's address (shared with bearer failures); tokens are limited per client.
      */
     async clientCredentials(req: TokenRequest): Promise<TokenResponse> {
-      const failureKey = `auth-failures:${req.ip}`;
+      const failureKey = authFailureKey(req.ip);
       const budget = await limiter.peek(failureKey, config.authFailuresPerMinute, WINDOW_SECONDS);
       if (!budget.allowed) {
         throw new OAuthError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', { 'retry-after': retryAfter(budget.resetAt) });

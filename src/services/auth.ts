@@ -24,6 +24,14 @@ export interface RequestContext {
 }
 
 /** `admin` implies `write`, which implies `read`. */
+/**
+ * The limiter key of failed authentications from one client address: bearer credentials and the
+ * token endpoint's client secrets draw on this one budget, so guessing either counts against both.
+ */
+export function authFailureKey(ip: string): string {
+  return `auth-failures:${ip}`;
+}
+
 export function expandScopes(scopes: Iterable<string>): Set<Scope> {
   const out = new Set<Scope>();
   for (const s of scopes) {

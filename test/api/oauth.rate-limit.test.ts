@@ -58,3 +58,22 @@ it('limits tokens per client, and API calls per client across all its tokens', a
     await server.stop();
   }
 });
+
+it('failed bearer credentials and failed client secrets from one address draw on one budget', async () => {
+  const server = await startOAuthServer({ config: { authFailuresPerMinute: 3 } });
+  try {
+    const client = await createClient(server, ['read']);
+    const guessing = clientFor(server.url, 'rk_guess');
+    assert.equal((await guessing.get('/v1/users')).status, 401);
+    assert.equal((await guessing.get('/v1/users')).status, 401);
+    assert.equal((await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, 'rcs_wrong') })).status, 401);
+    // Three failures in all: both ways in are now closed to this address.
+    const token = await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, client.client_secret) });
+    assert.equal(token.status, 429, token.text);
+    const bearer = await guessing.get('/v1/users');
+    assert.equal(bearer.status, 429, bearer.text);
+    assert.equal(bearer.body.error, 'rate_limit_exceeded');
+  } finally {
+    await server.stop();
+  }
+});
