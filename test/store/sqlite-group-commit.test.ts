@@ -198,6 +198,42 @@ describe('SQLite reads outside transactions share one snapshot per event-loop tu
     assert.equal((await store().users.findById(user.id))?.first_name, 'Written');
   });
 
+  it("while another process holds the write lock, a transaction waits for it without stopping this process's reads", async () => {
+    // `other` plays the other process (a second worker, the CLI): it holds the write lock.
+    other.prepare('begin immediate').run();
+    other.prepare('update users set last_name = ? where id = ?').run('Locked', user.id);
+    const writing = store().transaction(async (tx) => {
+      const current = await tx.users.findByIdForUpdate(user.id);
+      assert.ok(await tx.users.update(user.id, current!.version, { first_name: 'After the lock' }, '2026-01-03T00:00:00Z'));
+    });
+    // The thread is free meanwhile: timers fire and reads are answered, from the last commit.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal((await store().users.findById(user.id))?.last_name, null, 'a read while the write waits');
+    }
+    // Only a free thread can run this: SQLite's own wait would sleep it until busy_timeout.
+    other.prepare('commit').run();
+    await writing;
+    const after = await store().users.findById(user.id);
+    assert.equal(after?.first_name, 'After the lock');
+    assert.equal(after?.last_name, 'Locked', 'the write began after the other commit, and kept it');
+  });
+
+  it('a write lock held past busy_timeout (5 s) fails the waiting transaction with SQLITE_BUSY, as before', async () => {
+    other.prepare('begin immediate').run();
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        store().transaction((tx) => tx.users.update(user.id, 1, { first_name: 'Never' }, '2026-01-04T00:00:00Z')),
+        (err: { code?: string }) => err.code === 'SQLITE_BUSY',
+      );
+      assert.ok(Date.now() - started >= 4900, 'it waited for busy_timeout');
+    } finally {
+      other.prepare('rollback').run();
+    }
+    assert.notEqual((await store().users.findById(user.id))?.first_name, 'Never');
+  });
+
   it('a transaction after reads in the same turn commits, and later reads see it', async () => {
     await nextTurn();
     assert.ok(await store().users.findById(user.id));
