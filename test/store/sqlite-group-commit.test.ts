@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { type Kysely, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { type Database, openDatabase } from '../../src/store/database.js';
 import { createStore } from '../../src/store/index.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
+import { sqliteDialect } from '../../src/store/sqlite-dialect.js';
+import { holdConnection, registerDirect, releaseConnection } from '../../src/store/sqlite-direct.js';
+import { createGroupCommit } from '../../src/store/sqlite-group-commit.js';
 import type { Tables } from '../../src/store/tables.js';
 
 const insert = (db: Kysely<Tables>, name: string) => sql`insert into notes (name) values (${name})`.execute(db);
@@ -129,6 +132,51 @@ describe('SQLite group commit', () => {
     await Promise.all(names.map((name) => database.transaction((db) => insert(db, name))));
     const all = committed();
     for (const name of names) assert.ok(all.includes(name));
+  });
+});
+
+describe('SQLite group commit, while the checkpoint thread asks writes to hold', () => {
+  it('the next transaction waits for the hold to end; reads go on meanwhile; then it commits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roster-hold-'));
+    const conn = new SQLite(join(dir, 'roster.db'));
+    conn.pragma('journal_mode = WAL');
+    const db = new Kysely<Tables>({ dialect: sqliteDialect(conn, { taken: () => holdConnection(conn), released: () => releaseConnection(conn) }) });
+    registerDirect(db, conn, false);
+    // The thread's side of the contract (sqlite-checkpointer.ts): `writable` answers a promise
+    // while it copies the last pages of the log, and nothing once it has let the writer go.
+    let release: (() => void) | undefined;
+    let commits = 0;
+    const checkpointer = {
+      committed: () => void commits++,
+      writable: () => (release ? new Promise<void>((resolve) => (release = resolve)) : undefined),
+    };
+    const groupCommit = createGroupCommit(db, conn, checkpointer);
+    const reader = new SQLite(join(dir, 'roster.db'));
+    try {
+      await sql`create table notes (id integer primary key, name text not null)`.execute(db);
+      await groupCommit.transaction((trx) => insert(trx, 'before'));
+      assert.equal(commits, 1);
+
+      release = () => {};
+      const held = groupCommit.transaction((trx) => insert(trx, 'held'));
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const names = await db.selectFrom('notes' as never).select('name' as never).execute();
+        assert.deepEqual(names, [{ name: 'before' }], 'reads go on, and see nothing of the held write');
+      }
+      assert.equal(commits, 1, 'nothing committed during the hold');
+      const end = release;
+      release = undefined;
+      end();
+      await held;
+      assert.equal(commits, 2);
+      assert.deepEqual(reader.prepare('select name from notes order by id').pluck().all(), ['before', 'held']);
+    } finally {
+      reader.close();
+      await db.destroy();
+      if (conn.open) conn.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
