@@ -28,7 +28,7 @@ function fromFramework(err: FastifyError, roles: readonly string[]): AppError | 
 /** Seconds a client is asked to wait when the database cannot be reached. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'SQLITE_BUSY']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 // node-postgres reports a lost or unobtainable connection without a code, only in the message.
 const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i;
 
@@ -36,14 +36,15 @@ const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying 
  * Whether the error says the database is out of reach (down, restarting, overloaded), not that
  * the request or the code is wrong: refused or reset connections, the pool's connect timeout,
  * SQLSTATE classes 08 (connection exception) and 57P01–57P03 (shut down, cannot connect now),
- * 53300 (too many connections) and 57014 (statement timeout). Such errors answer 503 with
+ * 53300 (too many connections) and 57014 (statement timeout), and SQLite's write lock not had
+ * within busy_timeout (SQLITE_BUSY and its extended codes). Such errors answer 503 with
  * Retry-After; the pool opens fresh connections once the database is back.
  */
 export function isUnavailableError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
-      if (CONNECTION_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code)) return true;
+      if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('SQLITE_BUSY') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code)) return true;
     }
     if (e instanceof AggregateError && e.errors.some((inner) => isUnavailableError(inner))) return true;
     if (CONNECTION_MESSAGES.test(e.message)) return true;

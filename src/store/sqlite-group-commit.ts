@@ -25,7 +25,8 @@ const MAX_BATCH = 32;
  */
 const LOCK_RETRY_MS = 1;
 
-const isBusy = (err: unknown) => (err as { code?: unknown }).code === 'SQLITE_BUSY';
+/** SQLITE_BUSY, or an extended code of it (SQLITE_BUSY_RECOVERY: another connection is repairing the log). */
+const isBusy = (err: unknown) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Job {

@@ -5,7 +5,7 @@ import { isCannotWriteError, isUnavailableError } from '../../src/http/errors.js
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
 it('treats lost, refused and refused-for-now database connections as unavailable', () => {
-  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08001', '53300', '57014', 'SQLITE_BUSY']) {
+  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08001', '53300', '57014', 'SQLITE_BUSY', 'SQLITE_BUSY_RECOVERY', 'SQLITE_BUSY_TIMEOUT']) {
     assert.equal(isUnavailableError(withCode(code)), true, code);
   }
   assert.equal(isUnavailableError(new Error('Connection terminated unexpectedly')), true);
