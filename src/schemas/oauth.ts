@@ -31,7 +31,7 @@ export const OAuthErrorBody = Type.Object(
   {
     error: Type.String({
       maxLength: 64,
-      description: '`invalid_request`, `invalid_client` (401), `invalid_scope`, `unsupported_grant_type`, `rate_limit_exceeded` (429), `server_error` (500), or `temporarily_unavailable` (503, with `Retry-After`: the database cannot be reached).',
+      description: '`invalid_request`, `invalid_client` (401), `invalid_scope`, `unsupported_grant_type`, `rate_limit_exceeded` (429), `server_error` (500), or `temporarily_unavailable` (503, with `Retry-After`: the database cannot be reached or cannot write).',
     }),
     error_description: Type.String({ maxLength: 1000 }),
   },

@@ -23,7 +23,6 @@ export interface RequestContext {
   requestId: string;
 }
 
-/** `admin` implies `write`, which implies `read`. */
 /**
  * The limiter key of failed authentications from one client address: bearer credentials and the
  * token endpoint's client secrets draw on this one budget, so guessing either counts against both.
@@ -32,6 +31,7 @@ export function authFailureKey(ip: string): string {
   return `auth-failures:${ip}`;
 }
 
+/** `admin` implies `write`, which implies `read`. */
 export function expandScopes(scopes: Iterable<string>): Set<Scope> {
   const out = new Set<Scope>();
   for (const s of scopes) {

@@ -20,8 +20,8 @@ const MAX_BATCH = 32;
  * How often a batch tries again for another process's write lock, for as long as the
  * connection's busy_timeout. SQLite's own wait sleeps the thread, 1, 2, 5, 10 ms and longer
  * between tries: a `roster serve` worker stood still, reads included, while the other held the
- * lock, and two workers wrote half as fast as one. Tried from a timer instead, the event loop
- * goes on answering reads meanwhile, and the writes that arrive join the batch.
+ * lock (or a `roster` command did). Tried from a timer instead, the event loop goes on answering
+ * reads meanwhile, and the writes that arrive join the batch.
  */
 const LOCK_RETRY_MS = 1;
 
