@@ -41,7 +41,7 @@ const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying 
  * Retry-After; the pool opens fresh connections once the database is back.
  */
 export function isUnavailableError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('SQLITE_BUSY') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code)) return true;
@@ -52,13 +52,18 @@ export function isUnavailableError(err: unknown): boolean {
   return false;
 }
 
+/** The error and the errors it was caused by, up to five deep (drivers wrap what they report). */
+function* causes(err: unknown): Generator<Error> {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) yield e;
+}
+
 /**
  * Whether the error says the database cannot take writes for a reason an operator must see to:
  * the disk is full or failing, the file became read-only, or a PostgreSQL server turned standby
  * after a failover (SQLSTATE 25006, 53100 disk full, 58030 I/O error). Reads may still work.
  */
 export function isCannotWriteError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
     if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY')) return true;
@@ -67,8 +72,8 @@ export function isCannotWriteError(err: unknown): boolean {
   return false;
 }
 
-export function serviceUnavailable(): AppError {
-  return new AppError('service_unavailable', 'The service cannot reach its database; retry shortly', undefined, {
+export function serviceUnavailable(message = 'The service cannot reach its database; retry shortly'): AppError {
+  return new AppError('service_unavailable', message, undefined, {
     'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
   });
 }
@@ -81,9 +86,7 @@ export function unavailableAnswer(err: FastifyError, request: FastifyRequest): A
   if (isCannotWriteError(err)) {
     // Unlike an outage, this does not mend itself: logged as an error, for the operator.
     request.log.error({ err: { message: err.message, code: err.code } }, 'database cannot write');
-    return new AppError('service_unavailable', 'The service cannot write to its database; retry later', undefined, {
-      'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
-    });
+    return serviceUnavailable('The service cannot write to its database; retry later');
   }
   if (!isUnavailableError(err)) return undefined;
   request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');

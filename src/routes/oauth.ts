@@ -75,7 +75,7 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendOAuthError(reply, new OAuthError('invalid_request', 'Malformed token request'));
     // An outage is not a bug: 503 with Retry-After, as on every other route, in RFC 6749's body.
-    const unavailable = err instanceof AppError && err.code === 'service_unavailable' ? err : unavailableAnswer(err, request);
+    const unavailable = unavailableAnswer(err, request);
     if (unavailable) return sendOAuthError(reply, new OAuthError('temporarily_unavailable', unavailable.message, unavailable.headers));
     request.log.error({ err }, 'unhandled error');
     return sendOAuthError(reply, new OAuthError('server_error', `Internal error; reference ${request.id}`));

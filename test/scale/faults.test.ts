@@ -95,16 +95,22 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
     await eventually('reads work again', async () => (await api.get('/v1/users?limit=1')).status === 200);
   });
 
-  it('recovers from connections terminated by the server (pg_terminate_backend)', async () => {
-    const name = new URL(db.url).pathname.slice(1);
+  /** Runs `fn` with a superuser connection and the name of the test's database. */
+  async function asAdmin<T>(fn: (admin: pg.Client, name: string) => Promise<T>): Promise<T> {
     const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
     await admin.connect();
     try {
-      const killed = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
-      assert.ok(killed.rowCount! > 0, 'the server had connections to terminate');
+      return await fn(admin, new URL(db.url).pathname.slice(1));
     } finally {
       await admin.end();
     }
+  }
+  /** Ends the server's sessions on the test's database: its pool must open new ones. */
+  const terminateSessions = (admin: pg.Client, name: string) => admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+
+  it('recovers from connections terminated by the server (pg_terminate_backend)', async () => {
+    const killed = await asAdmin(terminateSessions);
+    assert.ok(killed.rowCount! > 0, 'the server had connections to terminate');
     // A request may still meet a dying connection: it answers 503, never 500.
     for (let i = 0; i < 5; i++) {
       const res = await api.get('/v1/users?limit=1');
@@ -115,14 +121,12 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
   });
 
   it('a server that turned read-only (a standby after a failover) answers writes 503, and reads go on', async () => {
-    const name = new URL(db.url).pathname.slice(1);
-    const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-    await admin.connect();
     // New sessions start read-only, as on a hot standby; the old ones are ended so the pool reconnects.
-    const readOnly = async (on: boolean) => {
-      await admin.query(on ? `alter database "${name}" set default_transaction_read_only = on` : `alter database "${name}" reset default_transaction_read_only`);
-      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
-    };
+    const readOnly = (on: boolean) =>
+      asAdmin(async (admin, name) => {
+        await admin.query(on ? `alter database "${name}" set default_transaction_read_only = on` : `alter database "${name}" reset default_transaction_read_only`);
+        await terminateSessions(admin, name);
+      });
     try {
       await readOnly(true);
       let refused: Awaited<ReturnType<Client['post']>> | undefined;
@@ -137,7 +141,6 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
       assert.ok(server.logs.some((l) => Number(l.level) === 50 && (l.err as { code?: string } | undefined)?.code === '25006'), 'logged as an error with its SQLSTATE');
     } finally {
       await readOnly(false);
-      await admin.end();
     }
     await eventually('writes work again', async () => (await api.post('/v1/users', { body: uniqueUser() })).status === 201);
   });
