@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { validationError } from '../errors.js';
+import { User } from '../schemas/users.js';
 import { type IdempotencyService, requestFingerprint } from '../services/idempotency.js';
 import { routeOf } from './route-of.js';
 
@@ -20,6 +21,16 @@ declare module 'fastify' {
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 /** The headers that are part of the answer, replayed with it; request id and rate limits are fresh. */
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag'];
+
+/**
+ * The id of the user a response's body is, by the route's schema for its status (a created or
+ * updated user), so that deleting the user erases it in the kept copy too; null for other bodies.
+ */
+function userIn(request: FastifyRequest, status: number, body: string | null): string | null {
+  const schemas = routeOf(request).schema?.response as Record<string, unknown> | undefined;
+  if (body === null || schemas?.[status] !== User) return null;
+  return (JSON.parse(body) as { id: string }).id;
+}
 
 /**
  * `Idempotency-Key` on POST and PATCH (API.md §3). preHandler: after authentication and
@@ -62,7 +73,7 @@ export function idempotency(service: IdempotencyService) {
       }
       const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : null;
       try {
-        await service.finish(claim.principalId, claim.key, { status: reply.statusCode, headers, body });
+        await service.finish(claim.principalId, claim.key, { status: reply.statusCode, headers, body }, userIn(request, reply.statusCode, body));
       } catch (err) {
         // The response still goes out; the key stays in flight until its lock lapses.
         request.log.warn({ err }, 'idempotency record not saved');

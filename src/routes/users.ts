@@ -118,7 +118,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
       schema: {
         operationId: 'deleteUser',
         summary: 'Delete a user',
-        description: 'Deletes the user: it then answers 404, and its email and username are free again. Its id is never reused.',
+        description:
+          'Deletes the user: it then answers 404, and its email and username are free again. Its id is never reused. Its personal values are erased from its events and from responses kept for `Idempotency-Key` retries.',
         tags,
         security,
         params: UserIdParams,

@@ -7,7 +7,7 @@ import type { EventFilter, EventType, StoredEvent } from '../store/events.js';
 import type { Repositories, Store, TransactionRepositories } from '../store/index.js';
 import type { StoredUser } from '../store/users.js';
 import type { RequestContext } from './auth.js';
-import { erasePersonalData } from './event-erasure.js';
+import { erasePersonalData } from './erasure.js';
 
 /** The wire form of a stored user, as events carry it. */
 export function publicUser(user: StoredUser): User {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import type { Repositories, Store } from '../store/index.js';
 import type { StoredResponse } from '../store/idempotency-keys.js';
+import { erasePersonalValues } from './erasure.js';
 
 /** API.md §3: a first response is replayed for 24 hours. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
@@ -27,7 +28,31 @@ export function requestFingerprint(method: string, url: string, body: unknown): 
   return createHash('sha256').update(`${method} ${url}\n${canonical(body)}`).digest('hex');
 }
 
+/** A kept body holding a user (a JSON object), with that user's personal values erased. */
+function eraseKeptBody(body: string): string {
+  return JSON.stringify(erasePersonalValues(JSON.parse(body)));
+}
+
+/**
+ * Erases a user's personal values from every kept response that holds the user; called in the
+ * transaction deleting it, so that a replay shows what the deleted user's events show.
+ */
+export async function eraseUserResponses(tx: Repositories, userId: string): Promise<void> {
+  await tx.idempotencyKeys.eraseUser(userId, eraseKeptBody);
+}
+
 export function createIdempotencyService({ store, ttlMs = IDEMPOTENCY_TTL_MS }: { store: Store; ttlMs?: number }) {
+  /**
+   * Erases the user's kept responses if it has been deleted; says whether it was. The deletion
+   * erases them itself; this covers a response kept just after it, by a request that had read the
+   * user before.
+   */
+  async function erasedIfDeleted(userId: string): Promise<boolean> {
+    if (await store.users.findById(userId)) return false;
+    await eraseUserResponses(store, userId);
+    return true;
+  }
+
   return {
     /**
      * Claims `key` for this credential before the handler runs, or says what to answer instead:
@@ -50,19 +75,27 @@ export function createIdempotencyService({ store, ttlMs = IDEMPOTENCY_TTL_MS }: 
         if (record.fingerprint !== fingerprint) {
           throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request; use a new key for a new request');
         }
-        if (record.state === 'done' && record.response) return { kind: 'replay', response: record.response };
+        if (record.state === 'done' && record.response) {
+          const { response, userId } = record;
+          if (userId !== null && response.body !== null && (await erasedIfDeleted(userId))) return { kind: 'replay', response: { ...response, body: eraseKeptBody(response.body) } };
+          return { kind: 'replay', response };
+        }
         throw new AppError('conflict', 'A request with this Idempotency-Key is still in progress; retry after it completes', undefined, { 'retry-after': '1' });
       }
       throw new AppError('conflict', 'A request with this Idempotency-Key is still in progress; retry after it completes', undefined, { 'retry-after': '1' });
     },
 
     /**
-     * Keeps the response for replay. A server error is not kept: the key is released, so a
+     * Keeps the response for replay; `userId` names the user its body holds, if it holds one
+     * (erased with the user). A server error is not kept: the key is released, so a
      * retry acts again (the failed request changed nothing: its transaction rolled back).
      */
-    async finish(principalId: string, key: string, response: StoredResponse): Promise<void> {
+    async finish(principalId: string, key: string, response: StoredResponse, userId: string | null): Promise<void> {
       if (response.status >= 500) await store.idempotencyKeys.remove(principalId, key);
-      else await store.idempotencyKeys.complete(principalId, key, response);
+      else {
+        await store.idempotencyKeys.complete(principalId, key, response, userId);
+        if (userId !== null) await erasedIfDeleted(userId);
+      }
     },
 
     /** Deletes the records expired at `nowMs` (default now); returns how many. */

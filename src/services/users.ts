@@ -8,6 +8,7 @@ import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
 import type { RequestContext } from './auth.js';
 import type { EmailChangeHook } from './email-verification.js';
 import { eraseUserEvents, publicUser, recordEvent } from './events.js';
+import { eraseUserResponses } from './idempotency.js';
 import { mergePatch } from './merge-patch.js';
 import type { PasswordService } from './passwords.js';
 
@@ -171,6 +172,7 @@ export function createUserService({ store, config, passwords, emailChanges }: De
         await tx.emailVerificationTokens.deleteForUser(id);
         await recordEvent(tx, 'user.deleted', id, ctx, { object: { id } });
         await eraseUserEvents(tx, id);
+        await eraseUserResponses(tx, id);
       });
     },
   };

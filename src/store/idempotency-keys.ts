@@ -13,6 +13,8 @@ export interface IdempotencyRecord {
   lockedUntil: number;
   expiresAt: number;
   response: StoredResponse | null;
+  /** The user the response holds (see `complete`), until it is erased. */
+  userId: string | null;
 }
 
 export interface ClaimInput {
@@ -61,6 +63,7 @@ export function createIdempotencyKeyStore(db: Kysely<Tables>) {
           r.response_status == null
             ? null
             : { status: Number(r.response_status), headers: JSON.parse(r.response_headers ?? '{}'), body: r.response_body },
+        userId: r.user_id,
       };
     },
 
@@ -71,7 +74,7 @@ export function createIdempotencyKeyStore(db: Kysely<Tables>) {
     async takeOver(c: ClaimInput): Promise<boolean> {
       const result = await db
         .updateTable('idempotency_keys')
-        .set({ fingerprint: c.fingerprint, state: 'in_flight', locked_until: c.nowMs + c.lockMs, created_at: c.nowMs, expires_at: c.nowMs + c.ttlMs, response_status: null, response_headers: null, response_body: null })
+        .set({ fingerprint: c.fingerprint, state: 'in_flight', locked_until: c.nowMs + c.lockMs, created_at: c.nowMs, expires_at: c.nowMs + c.ttlMs, response_status: null, response_headers: null, response_body: null, user_id: null })
         .where('principal_id', '=', c.principalId)
         .where('key', '=', c.key)
         .where((eb) => eb.or([eb('expires_at', '<=', c.nowMs), eb.and([eb('state', '=', 'in_flight'), eb('locked_until', '<=', c.nowMs)])]))
@@ -79,10 +82,11 @@ export function createIdempotencyKeyStore(db: Kysely<Tables>) {
       return Number(result.numUpdatedRows) > 0;
     },
 
-    async complete(principalId: string, key: string, response: StoredResponse): Promise<void> {
+    /** Keeps the response; `userId` names the user its body holds, if it holds one. */
+    async complete(principalId: string, key: string, response: StoredResponse, userId: string | null): Promise<void> {
       await db
         .updateTable('idempotency_keys')
-        .set({ state: 'done', response_status: response.status, response_headers: JSON.stringify(response.headers), response_body: response.body })
+        .set({ state: 'done', response_status: response.status, response_headers: JSON.stringify(response.headers), response_body: response.body, user_id: userId })
         .where('principal_id', '=', principalId)
         .where('key', '=', key)
         .execute();
@@ -91,6 +95,24 @@ export function createIdempotencyKeyStore(db: Kysely<Tables>) {
     /** Forgets an in-flight key (the request failed without effect), so a retry acts again. */
     async remove(principalId: string, key: string): Promise<void> {
       await db.deleteFrom('idempotency_keys').where('principal_id', '=', principalId).where('key', '=', key).where('state', '=', 'in_flight').execute();
+    },
+
+    /**
+     * Rewrites the body of every kept response holding this user through `redact`, and unlinks it
+     * from the user; called in the transaction that deletes the user, so the erasure commits with
+     * the deletion.
+     */
+    async eraseUser(userId: string, redact: (body: string) => string): Promise<void> {
+      const rows = await db.selectFrom('idempotency_keys').select(['principal_id', 'key', 'response_body']).where('user_id', '=', userId).execute();
+      for (const row of rows) {
+        await db
+          .updateTable('idempotency_keys')
+          .set({ response_body: row.response_body === null ? null : redact(row.response_body), user_id: null })
+          .where('principal_id', '=', row.principal_id)
+          .where('key', '=', row.key)
+          .where('user_id', '=', userId)
+          .execute();
+      }
     },
 
     /** Deletes every record expired at `nowMs`; returns how many. */

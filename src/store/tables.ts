@@ -160,6 +160,8 @@ export interface IdempotencyKeysTable {
   /** JSON object of the replayed headers. */
   response_headers: string | null;
   response_body: string | null;
+  /** The user a kept response holds, erased with it when the user is deleted; null for any other response. */
+  user_id: string | null;
   created_at: number;
   expires_at: number;
 }

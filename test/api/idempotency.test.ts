@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { requestFingerprint } from '../../src/services/idempotency.js';
+import { openDatabase } from '../../src/store/database.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { type Client, uniqueUser } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
@@ -150,6 +151,77 @@ await describeEachBackend('Idempotency-Key', (backend) => {
     assert.equal(await server.server.runtime.store.idempotencyKeys.find(apiKeyId, k), undefined);
     const reused = await api.post('/v1/users', { body: uniqueUser('ttl'), headers: idem(k) });
     assert.equal(reused.status, 201, 'after expiry the key is new');
+  });
+
+  /** Every kept response body of this test's credential, as stored. */
+  async function keptBodies(): Promise<string> {
+    const other = openDatabase({ url: server.databaseUrl, poolSize: 1 });
+    try {
+      const rows = await other.db.selectFrom('idempotency_keys').select('response_body').where('principal_id', '=', apiKeyId).execute();
+      return rows.map((r) => r.response_body ?? '').join('\n');
+    } finally {
+      await other.close();
+    }
+  }
+
+  it('erases a deleted user from kept responses: replays of its creation and update show it erased, as its events do', async () => {
+    const body = { ...uniqueUser('erased'), first_name: 'Erin', last_name: 'Rased', metadata: { plan: 'gold' } };
+    const [kCreate, kPatch] = [key(), key()];
+    const created = await api.post('/v1/users', { body, headers: idem(kCreate) });
+    assert.equal(created.status, 201);
+    const id = created.body.id;
+    const patched = await api.patch(`/v1/users/${id}`, { body: { first_name: 'Erina' }, headers: idem(kPatch) });
+    assert.equal(patched.status, 200);
+    assert.match(await keptBodies(), new RegExp(body.username), 'kept in clear while the user lives');
+
+    assert.equal((await api.delete(`/v1/users/${id}`)).status, 204);
+    const stored = await keptBodies();
+    for (const value of [body.email, body.username, 'Erin', 'Rased', 'gold']) assert.ok(!stored.includes(value), `${value} erased from kept responses`);
+
+    const replay = await api.post('/v1/users', { body, headers: idem(kCreate) });
+    assert.equal(replay.status, 201, 'the creation happened: a retry still does not create again');
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    assert.equal(replay.headers.get('location'), created.headers.get('location'));
+    assert.deepEqual(replay.body, {
+      ...created.body,
+      email: null,
+      username: null,
+      first_name: null,
+      last_name: null,
+      metadata: { plan: null },
+    });
+    const patchReplay = await api.patch(`/v1/users/${id}`, { body: { first_name: 'Erina' }, headers: idem(kPatch) });
+    assert.equal(patchReplay.status, 200);
+    assert.equal(patchReplay.body.id, id);
+    assert.equal(patchReplay.body.first_name, null);
+    assert.equal(patchReplay.body.role, patched.body.role, 'values that identify no one stay');
+    const [event] = (await api.get(`/v1/users/${id}/events`)).body.data.filter((e: { type: string }) => e.type === 'user.created');
+    assert.deepEqual(replay.body, event.data.object, 'the kept response is erased as the event is');
+  });
+
+  it('erases a response kept just after its user was deleted, at rest and in the replay', async () => {
+    const idempotency = server.server.runtime.services.idempotency;
+    const store = server.server.runtime.store;
+    const body = { ...uniqueUser('late'), first_name: 'Lato' };
+    const user = (await api.post('/v1/users', { body })).body;
+    const response = { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(user) };
+    const fingerprint = requestFingerprint('PATCH', `/v1/users/${user.id}`, {});
+    // A PATCH that read the user, then the deletion, then the PATCH's response is kept.
+    const [kept, keptBeforeCheck] = [key(), key()];
+    for (const k of [kept, keptBeforeCheck]) {
+      assert.ok(await store.idempotencyKeys.tryInsert({ principalId: apiKeyId, key: k, fingerprint, nowMs: Date.now(), lockMs: 60_000, ttlMs: 86_400_000 }));
+    }
+    assert.equal((await api.delete(`/v1/users/${user.id}`)).status, 204);
+    await idempotency.finish(apiKeyId, kept, response, user.id);
+    assert.equal((await store.idempotencyKeys.find(apiKeyId, kept))?.response?.body?.includes(body.username), false, 'erased once kept');
+    // Kept without the check (as by a process that stopped right after keeping it): the replay erases it.
+    await store.idempotencyKeys.complete(apiKeyId, keptBeforeCheck, response, user.id);
+    const replay = await api.patch(`/v1/users/${user.id}`, { body: {}, headers: idem(keptBeforeCheck) });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.id, user.id);
+    assert.equal(replay.body.email, null);
+    assert.equal(replay.body.first_name, null);
+    assert.ok(!(await keptBodies()).includes(body.username), 'and at rest');
   });
 
   it('validates the key, and refuses it where the response holds a hashed-only secret', async () => {

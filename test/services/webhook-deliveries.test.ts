@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openRuntime } from '../../src/compose.js';
 import { configWith } from '../../src/config.js';
-import { erasePersonalData } from '../../src/services/event-erasure.js';
+import { erasePersonalData } from '../../src/services/erasure.js';
 import { DEFAULT_TUNING, createDeliveryEngine, retryDelay } from '../../src/services/webhook-deliveries.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { uniqueUser } from '../helpers/client.js';

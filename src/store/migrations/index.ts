@@ -6,6 +6,7 @@ import * as m0003 from './0003-passwords-and-email-verification.js';
 import * as m0004 from './0004-oauth.js';
 import * as m0006 from './0006-webhooks-and-idempotency.js';
 import * as m0007 from './0007-events-rowid.js';
+import * as m0008 from './0008-idempotency-user.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -22,4 +23,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0004-oauth': m0004,
   '0006-webhooks-and-idempotency': m0006,
   '0007-events-rowid': m0007,
+  '0008-idempotency-user': m0008,
 };
