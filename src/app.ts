@@ -8,6 +8,7 @@ import { authenticate, authorize } from './http/auth.js';
 import { errorHandler, frameworkErrors } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency } from './http/idempotency.js';
+import { registerJsonBodies } from './http/json-body.js';
 import { type LogStream, asyncStdout } from './http/log-destination.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
@@ -94,10 +95,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
 
   app.setValidatorCompiler(createValidatorCompiler(config.roles));
   app.setErrorHandler(errorHandler(config.roles));
-  // PATCH bodies may be labelled as what they are: a JSON Merge Patch (RFC 7396).
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
-  // Fastify reads text/plain by default; this API takes JSON only, so such a body is a 415.
-  app.removeContentTypeParser('text/plain');
+  registerJsonBodies(app);
 
   const metrics = createMetrics();
   app.addHook('onRequest', responseHeaders);

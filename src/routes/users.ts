@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { contextOf } from '../http/auth.js';
 import { etagOf, ifMatches, ifNoneMatches } from '../http/etag.js';
 import { errorResponses } from '../schemas/common.js';
@@ -7,6 +8,19 @@ import type { UserService } from '../services/users.js';
 
 const tags = ['Users'];
 const security = [{ bearer: [] }];
+
+/**
+ * Names and emails are stored NFC-normalized (API.md §2), so their limits apply to that form:
+ * a name typed as decomposed characters (as macOS may send it) is as long as the one stored.
+ */
+async function normalizeText(request: FastifyRequest): Promise<void> {
+  const body = request.body as Record<string, unknown> | null;
+  if (typeof body !== 'object' || body === null) return;
+  for (const field of ['email', 'first_name', 'last_name']) {
+    const value = body[field];
+    if (typeof value === 'string') body[field] = value.normalize('NFC');
+  }
+}
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = async (app, { users }) => {
   app.post(
@@ -22,6 +36,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         body: CreateUserBody,
         response: { 201: User, ...errorResponses([409], { body: true }) },
       },
+      preValidation: normalizeText,
     },
     async (request, reply) => {
       const user = await users.create(request.body, contextOf(request));
@@ -49,7 +64,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
       const etag = etagOf(user);
       reply.header('etag', etag);
       const noneMatch = request.headers['if-none-match'];
-      if (noneMatch && ifNoneMatches(noneMatch, etag)) return reply.code(304).send(null);
+      // Sent without a payload (not even the schema's null, which serializes as "null"), so it
+      // carries no Content-Length or Content-Type for a body that a 304 never has.
+      if (noneMatch && ifNoneMatches(noneMatch, etag)) return (reply as FastifyReply).code(304).removeHeader('content-type').send();
       return user;
     },
   );
@@ -100,6 +117,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         body: UpdateUserBody,
         response: { 200: User, ...errorResponses([404, 409, 412], { body: true }) },
       },
+      preValidation: normalizeText,
     },
     async (request, reply) => {
       const ifMatch = request.headers['if-match'];

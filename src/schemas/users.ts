@@ -46,6 +46,8 @@ const Metadata = Type.Object(
   },
 );
 
+const { 'x-max-bytes': _resultBound, ...metadataPatch } = Metadata as typeof Metadata & { 'x-max-bytes': number };
+
 export const User = Type.Object(
   {
     id: Type.String({ maxLength: 16, pattern: '^usr_[a-z0-9]{12}$', description: 'Unique identifier.', examples: ['usr_123abc456def'] }),
@@ -100,8 +102,14 @@ export const UpdateUserBody = Type.Object(
     first_name: Type.Optional(Name('New first name', 'Jane')),
     last_name: Type.Optional(Name('New last name', 'Smith')),
     role: Type.Optional(Role),
+    // The 8 KiB bound is on the merged result, checked by the service: a patch that removes keys
+    // may be larger than what it leaves.
     metadata: Type.Optional(
-      Type.Unsafe<Record<string, unknown> | null>({ ...Metadata, type: ['object', 'null'], description: 'Merged into the stored metadata per RFC 7396; null clears it.' }),
+      Type.Unsafe<Record<string, unknown> | null>({
+        ...metadataPatch,
+        type: ['object', 'null'],
+        description: 'Merged into the stored metadata per RFC 7396; null clears it. The merged result must be at most 8 KiB serialized.',
+      }),
     ),
   },
   {

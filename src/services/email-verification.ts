@@ -109,7 +109,8 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
         const updated = await tx.users.update(current.id, current.version, changes, now);
         if (!updated) throw userNotFound();
         if (!isCurrent) {
-          const previous = { email: current.email, email_verified: current.email_verified, pending_email: current.pending_email ?? null };
+          // The fields that changed: email_verified only if it was false (the new address is verified).
+          const previous = { email: current.email, ...(current.email_verified ? {} : { email_verified: false }), pending_email: current.pending_email ?? null };
           await recordEvent(tx, 'user.updated', current.id, ctx, { object: publicUser(updated), previous_attributes: previous });
           notice = emailChangedMail(current.email, updated.email);
         }

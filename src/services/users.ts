@@ -90,7 +90,8 @@ export function createUserService({ store, config, passwords, emailChanges }: De
       if (JSON.stringify(merged) !== JSON.stringify(current.metadata)) changes.metadata = merged;
     }
     // A new address is unverified until proven; a change of letter case is the same mailbox.
-    if (changes.email !== undefined && changes.email.toLowerCase() !== current.email.toLowerCase()) changes.email_verified = false;
+    const newMailbox = changes.email !== undefined && changes.email.toLowerCase() !== current.email.toLowerCase();
+    if (newMailbox && current.email_verified) changes.email_verified = false;
     return changes;
   }
 

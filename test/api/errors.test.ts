@@ -146,6 +146,23 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
       assert.equal(res.body.error, 'unsupported_media_type');
     });
 
+    it('answers application/merge-patch+json anywhere but on PATCH: a merge patch is no creation', async () => {
+      const body = uniqueUser('mp');
+      const res = await api.post('/v1/users', { rawBody: JSON.stringify(body), headers: { 'content-type': 'application/merge-patch+json' } });
+      assertErrorBody(res, 415, 'unsupported_media_type');
+      assert.equal((await api.get(`/v1/users?email=${encodeURIComponent(body.email)}`)).body.data.length, 0, 'nothing created');
+    });
+
+    it('answers a body with a Content-Encoding, which the API does not decode', async () => {
+      for (const coding of ['gzip', 'br', 'deflate']) {
+        const res = await api.post('/v1/users', { rawBody: JSON.stringify(uniqueUser()), headers: { 'content-type': 'application/json', 'content-encoding': coding } });
+        assertErrorBody(res, 415, 'unsupported_media_type');
+        assert.match(res.body.message, /Content-Encoding/);
+      }
+      const identity = await api.post('/v1/users', { rawBody: JSON.stringify(uniqueUser()), headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } });
+      assert.equal(identity.status, 201, identity.text);
+    });
+
     it('accepts application/json with a charset, and application/merge-patch+json on PATCH', async () => {
       const created = await api.post('/v1/users', { rawBody: JSON.stringify(uniqueUser()), headers: { 'content-type': 'application/json; charset=utf-8' } });
       assert.equal(created.status, 201, created.text);
@@ -155,6 +172,20 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
   });
 
   describe('400 validation_error for bodies that are not a JSON object', () => {
+    it('answers a body that is not UTF-8, instead of storing U+FFFD in place of its bytes', async () => {
+      const body = uniqueUser('utf');
+      for (const bad of [Buffer.from([0xc3, 0x28]), Buffer.from([0xff]), Buffer.from([0xed, 0xa0, 0x80])]) {
+        const raw = Buffer.concat([Buffer.from(`{"email":"${body.email}","username":"${body.username}","last_name":"ab`), bad, Buffer.from('"}')]);
+        const res = await api.post('/v1/users', { rawBody: raw, headers: { 'content-type': 'application/json' } });
+        assertErrorBody(res, 400, 'validation_error');
+        assert.deepEqual(res.body.details, { body: ['Must be encoded in UTF-8'] });
+      }
+      assert.equal((await api.get(`/v1/users?email=${encodeURIComponent(body.email)}`)).body.data.length, 0, 'nothing stored');
+      const fine = await api.post('/v1/users', { body: { ...body, last_name: 'Ab\u00e9 \u{1F600}' } });
+      assert.equal(fine.status, 201, fine.text);
+      assert.equal(fine.body.last_name, 'Ab\u00e9 \u{1F600}');
+    });
+
     it('answers malformed JSON', async () => {
       for (const raw of ['{"email": ', '{email: "a@b.c"}', "{'a': 1}", '{"a": 1,}']) {
         const res = await api.post('/v1/users', { rawBody: raw, headers: { 'content-type': 'application/json' } });

@@ -47,6 +47,15 @@ await describeEachBackend('events', (backend) => {
     assert.deepEqual((await reader.get(`/v1/events/${updated.id}`)).body, updated);
   });
 
+  it('names only what changed: a new address of an unverified user does not list email_verified', async () => {
+    const user = await createUser();
+    assert.equal(user.email_verified, false);
+    const email = uniqueUser('moved').email;
+    assert.equal((await writer.patch(`/v1/users/${user.id}`, { body: { email } })).status, 200);
+    const [, updated] = (await reader.get(`/v1/users/${user.id}/events`)).body.data;
+    assert.deepEqual(updated.data.previous_attributes, { email: user.email });
+  });
+
   it('pages through every event with a cursor, neither skipping nor repeating', async () => {
     const users = [await createUser(), await createUser(), await createUser()];
     const ours = new Set(users.map((u) => u.id));

@@ -135,6 +135,16 @@ await describeEachBackend('POST /v1/users', (backend) => {
     assert.equal(res.body.last_name, 'Am\u00e9lie');
   });
 
+  it('counts a name\'s length as stored, NFC-normalized: 100 decomposed letters are 100 characters', async () => {
+    const decomposed = 'e\u0301'.repeat(100);
+    const res = await api.post('/v1/users', { body: { ...uniqueUser(), first_name: decomposed } });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.body.first_name, '\u00e9'.repeat(100));
+    const over = await api.post('/v1/users', { body: { ...uniqueUser(), first_name: 'e\u0301'.repeat(101) } });
+    assert.equal(over.status, 400);
+    assert.deepEqual(over.body.details, { first_name: ['Must be at most 100 characters'] });
+  });
+
   it("answers the seed's 409 for a taken username or email, in any letter case", async () => {
     const taken = uniqueUser();
     assert.equal((await api.post('/v1/users', { body: taken })).status, 201);

@@ -38,6 +38,10 @@ await describeEachBackend('GET /v1/users/{user_id}', (backend) => {
     const same = await reader.get(`/v1/users/${created.body.id}`, { headers: { 'if-none-match': etag } });
     assert.equal(same.status, 304);
     assert.equal(same.text, '');
+    // RFC 9110 §8.6: a 304's Content-Length, if any, is the 200's; §15.4.5: it sends the ETag.
+    const full = await reader.get(`/v1/users/${created.body.id}`);
+    assert.ok([null, full.headers.get('content-length')].includes(same.headers.get('content-length')), `content-length ${same.headers.get('content-length')}`);
+    assert.equal(same.headers.get('etag'), etag);
     await writer.patch(`/v1/users/${created.body.id}`, { body: { first_name: 'Grace' } });
     const changed = await reader.get(`/v1/users/${created.body.id}`, { headers: { 'if-none-match': etag } });
     assert.equal(changed.status, 200);

@@ -112,6 +112,22 @@ await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
     assert.deepEqual(res.body.metadata, { plan: 'pro', prefs: { theme: 'dark', tz: 'UTC' } });
   });
 
+  it('bounds the merged metadata at 8 KiB, not the patch: a patch removing many keys may be larger than what it leaves', async () => {
+    const keys = Array.from({ length: 600 }, (_, i) => `key_${String(i).padStart(3, '0')}`);
+    const user = await createUser({ metadata: Object.fromEntries(keys.map((k) => [k, 1])) });
+    const removal = { metadata: Object.fromEntries(keys.map((k) => [k, null])) };
+    assert.ok(Buffer.byteLength(JSON.stringify(removal.metadata)) > 8192, 'the patch itself is over 8 KiB');
+    const res = await api.patch(`/v1/users/${user.id}`, { body: removal });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.metadata, {});
+    // A merged result over 8 KiB is still refused, whatever the size of each patch.
+    const half = (tag: string) => ({ metadata: { [tag]: 'x'.repeat(5000) } });
+    assert.equal((await api.patch(`/v1/users/${user.id}`, { body: half('a') })).status, 200);
+    const over = await api.patch(`/v1/users/${user.id}`, { body: half('b') });
+    assert.equal(over.status, 400);
+    assert.deepEqual(over.body.details, { metadata: ['Must be at most 8192 bytes when serialized'] });
+  });
+
   it('sets email_verified to false when the email changes', async () => {
     const user = await createUser();
     const res = await api.patch(`/v1/users/${user.id}`, { body: { email: uniqueUser().email } });
@@ -135,6 +151,9 @@ await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
     const user = await createUser();
     const res = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'Jose\u0301' } });
     assert.equal(res.body.first_name, 'Jos\u00e9');
+    const long = await api.patch(`/v1/users/${user.id}`, { body: { last_name: 'e\u0301'.repeat(100) } });
+    assert.equal(long.status, 200, 'a length is counted as stored: 100 characters once normalized');
+    assert.equal(long.body.last_name, '\u00e9'.repeat(100));
     const bad = await api.patch(`/v1/users/${user.id}`, { body: { last_name: 'a\u0000b' } });
     assert.equal(bad.status, 400);
     assert.ok(bad.body.details.last_name);
