@@ -28,6 +28,7 @@ import { usersRoutes } from './routes/users.js';
 import type { AccessTokenService } from './services/access-tokens.js';
 import type { ApiKeyService } from './services/api-keys.js';
 import type { Authenticator } from './services/auth.js';
+import type { AuthFailureGuard } from './services/auth-failures.js';
 import type { EmailVerificationService } from './services/email-verification.js';
 import type { PasswordService } from './services/passwords.js';
 import type { OAuthClientService } from './services/oauth-clients.js';
@@ -42,6 +43,7 @@ export interface AppServices {
   users: UserService;
   apiKeys: ApiKeyService;
   authenticator: Authenticator;
+  authFailures: AuthFailureGuard;
   limiter: Limiter;
   readiness: ReadinessCheck[];
   passwords: PasswordService;
@@ -100,7 +102,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   const metrics = createMetrics();
   app.addHook('onRequest', responseHeaders);
   await registerCors(app, config.corsOrigins);
-  app.addHook('onRequest', authenticate({ authenticator: services.authenticator, limiter: services.limiter, failuresPerMinute: config.authFailuresPerMinute }));
+  app.addHook('onRequest', authenticate({ authenticator: services.authenticator, authFailures: services.authFailures }));
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
   app.addHook('onRequest', authorize);
   app.addHook('preValidation', rejectUnstorableText);

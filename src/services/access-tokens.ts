@@ -2,8 +2,10 @@ import { SignJWT, decodeJwt, errors, jwtVerify } from 'jose';
 import { nowSeconds } from '../adapters/clock.js';
 import { randomId } from '../adapters/ids.js';
 import type { Limiter } from '../adapters/limiter.js';
+import { hashSecret } from '../adapters/secrets.js';
 import type { Config } from '../config.js';
-import { type CredentialVerifier, type Principal, SCOPES, type Scope, authFailureKey, expandScopes, grantedScopes } from './auth.js';
+import { type CredentialVerifier, type Principal, SCOPES, type Scope, expandScopes, grantedScopes } from './auth.js';
+import type { AuthFailureGuard } from './auth-failures.js';
 import type { OAuthClientService } from './oauth-clients.js';
 import { OAuthError } from './oauth-errors.js';
 import { SIGNING_ALGORITHM, type SigningKeyService } from './signing-keys.js';
@@ -41,6 +43,7 @@ export interface TokenVerifier {
 interface Deps {
   config: Config;
   limiter: Limiter;
+  authFailures: AuthFailureGuard;
   clients: OAuthClientService;
   signingKeys: SigningKeyService;
 }
@@ -62,7 +65,7 @@ function narrow(requested: string | undefined, allowed: Set<Scope>, granted: Sco
 }
 
 /** The built-in authorization server: issues RFC 9068 access tokens and verifies them. */
-export function createAccessTokenService({ config, limiter, clients, signingKeys }: Deps) {
+export function createAccessTokenService({ config, limiter, authFailures, clients, signingKeys }: Deps) {
   const issuer = config.publicUrl;
   const audience = config.publicUrl;
 
@@ -100,19 +103,18 @@ export function createAccessTokenService({ config, limiter, clients, signingKeys
 
     /**
      * The client-credentials grant (RFC 6749 §4.4). Failed client authentications count against
-     * the caller's address (shared with bearer failures); tokens are limited per client.
+     * the caller's address (the budget bearer failures share); tokens are limited per client.
      */
     async clientCredentials(req: TokenRequest): Promise<TokenResponse> {
-      const failureKey = authFailureKey(req.ip);
-      const budget = await limiter.peek(failureKey, config.authFailuresPerMinute, WINDOW_SECONDS);
-      if (!budget.allowed) {
-        throw new OAuthError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', { 'retry-after': retryAfter(budget.resetAt) });
-      }
+      const fingerprint = hashSecret(`${req.clientId}:${req.clientSecret}`);
+      const wait = await authFailures.waitBeforeTrying(req.ip, fingerprint);
+      if (wait > 0) throw new OAuthError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', { 'retry-after': String(wait) });
       const client = await clients.authenticate(req.clientId, req.clientSecret);
       if (!client) {
-        await limiter.consume(failureKey, config.authFailuresPerMinute, WINDOW_SECONDS);
+        await authFailures.failed(req.ip);
         throw new OAuthError('invalid_client', 'Client authentication failed');
       }
+      authFailures.succeeded(fingerprint);
       if (req.grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
       if (req.grantType !== 'client_credentials') throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported');
       const scopes = narrow(req.scope, expandScopes(client.scopes), grantedScopes(client.scopes));

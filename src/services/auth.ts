@@ -23,14 +23,6 @@ export interface RequestContext {
   requestId: string;
 }
 
-/**
- * The limiter key of failed authentications from one client address: bearer credentials and the
- * token endpoint's client secrets draw on this one budget, so guessing either counts against both.
- */
-export function authFailureKey(ip: string): string {
-  return `auth-failures:${ip}`;
-}
-
 /** `admin` implies `write`, which implies `read`. */
 export function expandScopes(scopes: Iterable<string>): Set<Scope> {
   const out = new Set<Scope>();

@@ -7,6 +7,7 @@ import type { Store } from '../store/index.js';
 import { createAccessTokenService, createJwtVerifier } from './access-tokens.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthenticator } from './auth.js';
+import { createAuthFailureGuard } from './auth-failures.js';
 import { createEmailVerificationService } from './email-verification.js';
 import { createPasswordService } from './passwords.js';
 import { createExternalTokenVerifier } from './external-tokens.js';
@@ -37,7 +38,8 @@ export function createServices({ config, store, limiter, invalidations, onError,
   const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });
   const oauthClients = createOAuthClientService({ store, onError });
   const signingKeys = createSigningKeyService({ store, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
-  const accessTokens = createAccessTokenService({ config, limiter, clients: oauthClients, signingKeys });
+  const authFailures = createAuthFailureGuard({ limiter, failuresPerMinute: config.authFailuresPerMinute });
+  const accessTokens = createAccessTokenService({ config, limiter, authFailures, clients: oauthClients, signingKeys });
   const external = config.oauthIssuer
     ? [createExternalTokenVerifier({ issuer: config.oauthIssuer, audience: config.oauthAudience ?? config.publicUrl, jwksUrl: config.oauthJwksUrl, jwksCooldownSeconds: config.oauthJwksCooldownSeconds })]
     : [];
@@ -45,7 +47,7 @@ export function createServices({ config, store, limiter, invalidations, onError,
   const events = createEventService({ store });
   const webhooks = createWebhookService({ store, config });
   const idempotency = createIdempotencyService({ store });
-  return { users, apiKeys, authenticator, passwords, emailVerifications, oauthClients, signingKeys, accessTokens, events, webhooks, idempotency };
+  return { users, apiKeys, authenticator, authFailures, passwords, emailVerifications, oauthClients, signingKeys, accessTokens, events, webhooks, idempotency };
 }
 
 export type Services = ReturnType<typeof createServices>;

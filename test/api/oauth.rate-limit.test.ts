@@ -77,3 +77,24 @@ it('failed bearer credentials and failed client secrets from one address draw on
     await server.stop();
   }
 });
+
+it('keeps issuing tokens to a client that recently succeeded from an address over its failure budget', async () => {
+  const server = await startOAuthServer({ config: { authFailuresPerMinute: 3 } });
+  try {
+    const working = await createClient(server, ['read']);
+    const idle = await createClient(server, ['read']);
+    const auth = { authorization: basic(working.client_id, working.client_secret) };
+    assert.equal((await tokenRequest(server, { grant_type: 'client_credentials' }, auth)).status, 200);
+    // Someone behind the same address (a NAT, a proxy) guesses, with secrets and bearer keys.
+    for (let i = 0; i < 2; i++) assert.equal((await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(working.client_id, `rcs_guess${i}`) })).status, 401);
+    assert.equal((await clientFor(server.url, 'rk_guess').get('/v1/users')).status, 401);
+    const again = await tokenRequest(server, { grant_type: 'client_credentials' }, auth);
+    assert.equal(again.status, 200, again.text);
+    // A client not seen working recently is not even checked: guessing stays blocked.
+    const blocked = await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(idle.client_id, idle.client_secret) });
+    assert.equal(blocked.status, 429, blocked.text);
+    assert.equal((await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(working.client_id, 'rcs_guess9') })).status, 429);
+  } finally {
+    await server.stop();
+  }
+});
