@@ -8,6 +8,7 @@ import type { Repositories, Store, TransactionRepositories } from '../store/inde
 import type { StoredUser } from '../store/users.js';
 import type { RequestContext } from './auth.js';
 import { erasePersonalData } from './erasure.js';
+import { toStoredInstant } from './instants.js';
 
 /** The wire form of a stored user, as events carry it. */
 export function publicUser(user: StoredUser): User {
@@ -87,13 +88,6 @@ function decodeCursor(cursor: string): number {
   const match = /^e1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) throw validationError({ cursor: ['Invalid cursor'] });
   return Number(match[1]);
-}
-
-/** RFC 3339 instant → stored form, rounded up to the second as the users list does. */
-function toStoredInstant(field: string, value: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw validationError({ [field]: ['Must be an RFC 3339 date-time'] });
-  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function parseTypes(type: string | undefined): string[] | undefined {

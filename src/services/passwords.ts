@@ -45,11 +45,51 @@ export function createPasswordService({ store, hasher, limiter, lockout }: Deps)
   const failures = lockout?.failures ?? VERIFY_FAILURE_LIMIT;
   const windowSeconds = lockout?.windowSeconds ?? VERIFY_WINDOW_SECONDS;
   const lockKey = (userId: string) => `password-verify:${userId}`;
+  /** The last check of each user under way in this process; see verify. */
+  const checking = new Map<string, Promise<unknown>>();
+
+  /** Runs `run` once the user's check before it (in this process) has ended. */
+  function oneAtATime<T>(userId: string, run: () => Promise<T>): Promise<T> {
+    const result = (checking.get(userId) ?? Promise.resolve()).then(run);
+    const settled = result.catch(() => {});
+    checking.set(userId, settled);
+    void settled.then(() => {
+      if (checking.get(userId) === settled) checking.delete(userId);
+    });
+    return result;
+  }
 
   /** Checks the policy against `owner` and hashes (off the event loop, outside any transaction). */
   async function hashNew(password: string, owner: PasswordOwner): Promise<string> {
     assertPasswordPolicy(password, owner);
     return hasher.hash(password);
+  }
+
+  /**
+   * Checks a password. Every attempt first takes one unit of the user's budget (so parallel
+   * guesses cannot slip past the limit); a success gives the budget back. A user's checks run
+   * one at a time in a process, so a unit taken by a check still running never refuses a
+   * correct password: only failures count. A user without a password, or an unknown one, is
+   * checked against a dummy hash so it answers no faster. A hash made with older parameters is
+   * replaced after a successful check.
+   */
+  async function check(userId: string, password: string): Promise<{ valid: boolean }> {
+    const budget = await limiter.consume(lockKey(userId), failures, windowSeconds);
+    if (!budget.allowed) {
+      // resetAt is rounded up to a whole second, so the difference may exceed the window by one.
+      const retryAfter = Math.min(windowSeconds, Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)));
+      throw new AppError('rate_limit_exceeded', 'Too many failed password verifications for this user; try again later', undefined, {
+        'retry-after': String(retryAfter),
+      });
+    }
+    const stored = await store.passwords.findHash(userId);
+    const matches = await hasher.verify(stored ?? (await hasher.dummyHash()), password);
+    if (stored === undefined) throw userNotFound();
+    const valid = stored !== null && matches;
+    if (!valid) return { valid };
+    await limiter.reset(lockKey(userId), failures, windowSeconds);
+    if (hasher.needsRehash(stored)) await store.passwords.upgradeHash(userId, stored, await hasher.hash(password));
+    return { valid };
   }
 
   return {
@@ -77,29 +117,9 @@ export function createPasswordService({ store, hasher, limiter, lockout }: Deps)
       await limiter.reset(lockKey(userId), failures, windowSeconds);
     },
 
-    /**
-     * Checks a password. Every attempt first takes one unit of the user's budget (so parallel
-     * guesses cannot slip past the limit); a success gives the budget back. A user without a
-     * password, or an unknown one, is checked against a dummy hash so it answers no faster.
-     * A hash made with older parameters is replaced after a successful check.
-     */
-    async verify(userId: string, password: string): Promise<{ valid: boolean }> {
-      const budget = await limiter.consume(lockKey(userId), failures, windowSeconds);
-      if (!budget.allowed) {
-        // resetAt is rounded up to a whole second, so the difference may exceed the window by one.
-        const retryAfter = Math.min(windowSeconds, Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)));
-        throw new AppError('rate_limit_exceeded', 'Too many failed password verifications for this user; try again later', undefined, {
-          'retry-after': String(retryAfter),
-        });
-      }
-      const stored = await store.passwords.findHash(userId);
-      const matches = await hasher.verify(stored ?? (await hasher.dummyHash()), password);
-      if (stored === undefined) throw userNotFound();
-      const valid = stored !== null && matches;
-      if (!valid) return { valid };
-      await limiter.reset(lockKey(userId), failures, windowSeconds);
-      if (hasher.needsRehash(stored)) await store.passwords.upgradeHash(userId, stored, await hasher.hash(password));
-      return { valid };
+    /** Checks a password (see check), one check of a user at a time in this process. */
+    verify(userId: string, password: string): Promise<{ valid: boolean }> {
+      return oneAtATime(userId, () => check(userId, password));
     },
   };
 }

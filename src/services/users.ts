@@ -9,6 +9,7 @@ import type { RequestContext } from './auth.js';
 import type { EmailChangeHook } from './email-verification.js';
 import { eraseUserEvents, publicUser, recordEvent } from './events.js';
 import { eraseUserResponses } from './idempotency.js';
+import { toStoredInstant } from './instants.js';
 import { mergePatch } from './merge-patch.js';
 import type { PasswordService } from './passwords.js';
 
@@ -48,19 +49,6 @@ function decodeCursor(cursor: string): number {
   const match = /^u1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) throw validationError({ cursor: ['Invalid cursor'] });
   return Number(match[1]);
-}
-
-const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
-
-/** RFC 3339 instant → stored form; fractions round up, so `>=` and `<` stay exact on whole-second data. */
-function toStoredInstant(field: string, value: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw validationError({ [field]: ['Must be an RFC 3339 date-time'] });
-  const rounded = Math.ceil(ms / 1000) * 1000;
-  // An offset or a fraction can put a valid RFC 3339 time in year 10000, which toISOString writes
-  // as "+010000-…" and which would sort before every stored time; this sorts after all of them.
-  if (rounded > LAST_INSTANT_MS) return '9999-12-31T23:59:60Z';
-  return new Date(rounded).toISOString().replace('.000Z', 'Z');
 }
 
 function metadataTooLarge(metadata: unknown): boolean {

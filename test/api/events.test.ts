@@ -94,6 +94,11 @@ await describeEachBackend('events', (backend) => {
     assert.deepEqual(await types(`created_after=${future}`), []);
     assert.deepEqual(await types(`created_before=${future}`), ['user.created', 'user.updated', 'user.deleted']);
     assert.deepEqual(await types('created_after=2000-01-01T00:00:00Z&created_before=2000-01-02T00:00:00Z'), []);
+    // Instants that fall past year 9999 in UTC still sort after every stored time.
+    for (const late of ['9999-12-31T23:59:59.5Z', '9999-12-31T23:00:00-05:00']) {
+      assert.deepEqual(await types(`created_before=${encodeURIComponent(late)}`), ['user.created', 'user.updated', 'user.deleted'], late);
+      assert.deepEqual(await types(`created_after=${encodeURIComponent(late)}`), [], late);
+    }
     const bad = await reader.get('/v1/events?type=user.exploded');
     assert.equal(bad.status, 400);
     assert.ok(bad.body.details.type);

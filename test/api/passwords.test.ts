@@ -244,6 +244,17 @@ describe('password verification limits', () => {
     assert.equal(statuses.filter((s) => s === 429).length, 6);
   });
 
+  it('counts only failures: correct passwords checked at once all pass, also after 9 failures', async () => {
+    const user = await createUser();
+    const password = pw('together');
+    await setPassword(user.id, password);
+    const together = await Promise.all(Array.from({ length: 20 }, () => verify(user.id, password)));
+    assert.deepEqual(together.map((r) => r.status), Array(20).fill(200));
+    for (let i = 0; i < 9; i++) assert.deepEqual((await verify(user.id, `nine-${i}-guess`)).body, { valid: false });
+    const after = await Promise.all(Array.from({ length: 5 }, () => verify(user.id, password)));
+    assert.deepEqual(after.map((r) => r.body), Array(5).fill({ valid: true }));
+  });
+
   it('forgets failures after a success', async () => {
     const user = await createUser();
     const password = pw('reset');
