@@ -8,7 +8,7 @@ import { authenticate, authorize } from './http/auth.js';
 import { errorHandler, frameworkErrors } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency } from './http/idempotency.js';
-import { registerJsonBodies } from './http/json-body.js';
+import { refuseUnexpectedBody, registerJsonBodies } from './http/json-body.js';
 import { type LogStream, asyncStdout } from './http/log-destination.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
@@ -106,10 +106,14 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
   app.addHook('onRequest', authorize);
   app.addHook('preValidation', rejectUnstorableText);
-  // Idempotency-Key: claimed after validation and before the handler; the response kept on send.
-  // Only POST and PATCH take it, so only their routes carry the hooks: the others skip them.
+  // A route that takes no body refuses one. Idempotency-Key: claimed after validation and before
+  // the handler; the response kept on send. Only POST and PATCH take it, so only their routes
+  // carry those hooks: the others skip them.
   const idempotent = idempotency(services.idempotency);
   app.addHook('onRoute', (route) => {
+    if (!route.schema?.body && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(String(route.method))) {
+      route.preValidation = [...asArray(route.preValidation), refuseUnexpectedBody];
+    }
     if (route.method !== 'POST' && route.method !== 'PATCH') return;
     route.preHandler = [...asArray(route.preHandler), idempotent.preHandler];
     route.onSend = [...asArray(route.onSend), idempotent.onSend];

@@ -7,8 +7,9 @@ import { routeOf } from './route-of.js';
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * false on routes whose response holds a secret that is stored only hashed (API keys):
-     * keeping the response for replay would store the secret in clear. Such routes refuse the header.
+     * false on routes whose response holds a secret shown once (API keys and OAuth clients, whose
+     * secrets are stored only hashed; webhook endpoints): a response kept for replay would keep the
+     * secret, in clear, and show it again. Such routes refuse the header.
      */
     idempotency?: false;
   }

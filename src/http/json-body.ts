@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, validationError } from '../errors.js';
+import { routeOf } from './route-of.js';
 
 type Done = (err: Error | null, body?: unknown) => void;
 
@@ -18,6 +19,8 @@ export function registerJsonBodies(app: FastifyInstance): void {
       return done(new AppError('unsupported_media_type', 'Content-Encoding is not supported; send the body unencoded'));
     }
     if (mergePatch && request.method !== 'PATCH') return done(new AppError('unsupported_media_type', 'Content-Type must be application/json'));
+    // Many clients label every request as JSON, bodiless ones too: only a route that takes a body needs one.
+    if (body.length === 0) return routeOf(request).schema?.body ? done(validationError({ body: ['Must not be empty'] })) : done(null, undefined);
     if (!isUtf8(body)) return done(validationError({ body: ['Must be encoded in UTF-8'] }));
     parseJson(request, body.toString('utf8'), done);
   };
@@ -26,4 +29,16 @@ export function registerJsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'buffer' }, reader(true));
   // Fastify reads text/plain by default; this API takes JSON only, so such a body is a 415.
   app.removeContentTypeParser('text/plain');
+}
+
+/**
+ * preValidation of a route that takes no body (it has no schema for one): none, or `{}`, is
+ * fine; anything else is refused as any route refuses unknown fields, rather than ignored.
+ */
+export async function refuseUnexpectedBody(request: FastifyRequest): Promise<void> {
+  const body = request.body;
+  if (body === undefined) return;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw validationError({ body: ['Must be a JSON object'] });
+  const fields = Object.keys(body);
+  if (fields.length > 0) throw validationError(Object.fromEntries(fields.map((field) => [field, ['Unknown field']])));
 }

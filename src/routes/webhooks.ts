@@ -22,7 +22,8 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookServic
   app.post(
     '/v1/webhook-endpoints',
     {
-      config: { scope: 'admin' },
+      // The signing secret is shown once: a response kept for Idempotency-Key replay would show it again.
+      config: { scope: 'admin', idempotency: false },
       schema: {
         operationId: 'createWebhookEndpoint',
         summary: 'Create a webhook endpoint',

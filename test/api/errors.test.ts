@@ -186,6 +186,35 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
       assert.equal(fine.body.last_name, 'Ab\u00e9 \u{1F600}');
     });
 
+    it('takes a request labelled JSON without a body where none is needed, as many clients send it', async () => {
+      const json = { 'content-type': 'application/json' };
+      const user = await api.post('/v1/users', { body: uniqueUser('nobody') });
+      assert.equal((await api.post(`/v1/users/${user.body.id}/verification-email`, { headers: json })).status, 202);
+      assert.equal((await api.delete(`/v1/users/${user.body.id}`, { headers: json })).status, 204);
+      const wrongMethod = await api.delete('/v1/events', { headers: json });
+      assertErrorBody(wrongMethod, 405, 'method_not_allowed');
+      const needed = await api.post('/v1/users', { rawBody: '', headers: json });
+      assertErrorBody(needed, 400, 'validation_error');
+      assert.deepEqual(needed.body.details, { body: ['Must not be empty'] });
+    });
+
+    it('refuses a body where none is taken, as unknown fields are refused elsewhere; {} is no body', async () => {
+      const user = await api.post('/v1/users', { body: uniqueUser('extra') });
+      const path = `/v1/users/${user.body.id}/verification-email`;
+      const unknown = await api.post(path, { body: { x: 1 } });
+      assertErrorBody(unknown, 400, 'validation_error');
+      assert.deepEqual(unknown.body.details, { x: ['Unknown field'] });
+      for (const raw of ['[]', '"str"', '1', 'null']) {
+        const res = await api.post(path, { rawBody: raw, headers: { 'content-type': 'application/json' } });
+        assertErrorBody(res, 400, 'validation_error');
+        assert.deepEqual(res.body.details, { body: ['Must be a JSON object'] }, raw);
+      }
+      assertErrorBody(await api.delete(`/v1/users/${user.body.id}`, { body: { reason: 'x' } }), 400, 'validation_error');
+      assert.equal((await api.get(`/v1/users/${user.body.id}`)).status, 200, 'not deleted');
+      assert.equal((await api.post(path, { body: {} })).status, 202);
+      assert.equal((await api.delete(`/v1/users/${user.body.id}`, { body: {} })).status, 204);
+    });
+
     it('answers malformed JSON', async () => {
       for (const raw of ['{"email": ', '{email: "a@b.c"}', "{'a': 1}", '{"a": 1,}']) {
         const res = await api.post('/v1/users', { rawBody: raw, headers: { 'content-type': 'application/json' } });

@@ -224,7 +224,7 @@ await describeEachBackend('Idempotency-Key', (backend) => {
     assert.ok(!(await keptBodies()).includes(body.username), 'and at rest');
   });
 
-  it('validates the key, and refuses it where the response holds a hashed-only secret', async () => {
+  it('validates the key, and refuses it where the response holds a secret shown once', async () => {
     const long = await api.post('/v1/users', { body: uniqueUser('long'), headers: idem('x'.repeat(256)) });
     assert.equal(long.status, 400);
     assert.ok(long.body.details['Idempotency-Key']);
@@ -236,5 +236,8 @@ await describeEachBackend('Idempotency-Key', (backend) => {
     const client = await admin.post('/v1/oauth-clients', { body: { name: 'c', scopes: ['read'] }, headers: idem(key()) });
     assert.equal(client.status, 400, 'an OAuth client secret is stored only hashed, so its response is never kept');
     assert.ok(client.body.details['Idempotency-Key']);
+    const endpoint = await admin.post('/v1/webhook-endpoints', { body: { url: 'https://example.com/hooks' }, headers: idem(key()) });
+    assert.equal(endpoint.status, 400, 'a webhook signing secret is shown once, so its response is never kept');
+    assert.ok(endpoint.body.details['Idempotency-Key']);
   });
 });
