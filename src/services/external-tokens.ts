@@ -1,4 +1,4 @@
-import { type JWTPayload, createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { type JWTPayload, createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
 import { AppError } from '../errors.js';
 import type { TokenVerifier } from './access-tokens.js';
 import { expandScopes } from './auth.js';
@@ -25,6 +25,19 @@ export interface ExternalIssuerOptions {
 function unavailable(what: string): AppError {
   return new AppError('service_unavailable', `The OAuth issuer's ${what} could not be fetched`, undefined, { 'retry-after': '10' });
 }
+
+/** The issuer's key set answered other than 200: the issuer's trouble, not the caller's. */
+class KeySetUnavailable extends Error {}
+
+/**
+ * fetch for jose's remote key set. jose reports an answer other than 200 as it reports a bad
+ * token; thrown as this instead, it is told apart (503, and no failed authentication counted).
+ */
+const fetchKeySet: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (res.status !== 200) throw new KeySetUnavailable(`The JWKS answered ${res.status}`);
+  return res;
+};
 
 /** Both forms of the issuer: OAUTH_ISSUER loses its trailing slash in config, while Auth0's `iss` has one. */
 function issuerForms(issuer: string): string[] {
@@ -91,7 +104,12 @@ export function createExternalTokenVerifier(options: ExternalIssuerOptions): Tok
     if (Date.now() - failedAt < METADATA_RETRY_MS) throw unavailable('metadata');
     discovering ??= (async () => {
       const url = options.jwksUrl ?? (await discoverJwksUrl(options.issuer));
-      jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: options.jwksCooldownSeconds * 1000, timeoutDuration: 5000, cacheMaxAge: 10 * 60_000 });
+      jwks = createRemoteJWKSet(new URL(url), {
+        cooldownDuration: options.jwksCooldownSeconds * 1000,
+        timeoutDuration: 5000,
+        cacheMaxAge: 10 * 60_000,
+        [customFetch]: fetchKeySet,
+      });
       return jwks;
     })()
       .catch((err) => {
@@ -120,8 +138,10 @@ export function createExternalTokenVerifier(options: ExternalIssuerOptions): Tok
         if (!id) return null;
         return { kind: 'oauth_client', id, scopes: expandScopes(scopesOf(payload)), rateLimitPerMinute: null };
       } catch (err) {
-        // The issuer unreachable is not the caller's fault: 503, not 401.
-        if (err instanceof errors.JWKSTimeout || (err instanceof TypeError && /fetch/i.test(err.message))) throw unavailable('JWKS');
+        // The issuer unreachable, failing or publishing a broken key set is not the caller's fault: 503, not 401.
+        if (err instanceof KeySetUnavailable || err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof TypeError && /fetch/i.test(err.message))) {
+          throw unavailable('JWKS');
+        }
         if (err instanceof errors.JOSEError) return null;
         throw err;
       }

@@ -174,4 +174,29 @@ describe('an external issuer that cannot be reached', () => {
       await server.stop();
     }
   });
+
+  it('answers 503 while its JWKS answers an error, without counting its tokens as failed authentications', async () => {
+    const failing = await startFakeIssuer({ alg: 'ES256' });
+    const server = await startOAuthServer({ config: { oauthIssuer: failing.issuer, oauthAudience: AUDIENCE, authFailuresPerMinute: 2 } });
+    try {
+      const admin = server.client(await server.mintKey(['admin']));
+      const userId = (await admin.post('/v1/users', { body: uniqueUser() })).body.id;
+      failing.setJwksStatus(500);
+      const token = await failing.sign({ aud: AUDIENCE, sub: 'svc', scope: 'read' });
+      for (let i = 0; i < 3; i++) {
+        const res = await clientFor(server.url, token).get(`/v1/users/${userId}`);
+        assert.equal(res.status, 503, res.text);
+        assert.equal(res.body.error, 'service_unavailable');
+        assert.ok(res.headers.get('retry-after'));
+      }
+      // Three 503s against a budget of two failures: none was counted.
+      const fresh = server.client(await server.mintKey(['read']));
+      assert.equal((await fresh.get(`/v1/users/${userId}`)).status, 200);
+      failing.setJwksStatus(200);
+      assert.equal((await clientFor(server.url, token).get(`/v1/users/${userId}`)).status, 200, 'the issuer is back');
+    } finally {
+      await server.stop();
+      await failing.close();
+    }
+  });
 });

@@ -18,6 +18,8 @@ export async function startFakeIssuer(options: { metadata?: 'openid' | 'oauth' |
   let signing: IssuerKey;
   let jwksFetches = 0;
   let counter = 0;
+  /** The status the JWKS answers with; 200 serves the keys. */
+  let jwksStatus = 200;
 
   async function newKey(): Promise<IssuerKey> {
     const pair = await generateKeyPair(alg);
@@ -38,6 +40,7 @@ export async function startFakeIssuer(options: { metadata?: 'openid' | 'oauth' |
     if (req.url === metaPath && options.metadata !== 'none') return json(200, { issuer, jwks_uri: `${issuer}/keys`, token_endpoint: `${issuer}/token` });
     if (req.url === '/keys') {
       jwksFetches += 1;
+      if (jwksStatus !== 200) return json(jwksStatus, { error: 'unavailable' });
       return json(200, { keys: published.map((k) => k.publicJwk) });
     }
     return json(404, { error: 'not_found' });
@@ -62,6 +65,10 @@ export async function startFakeIssuer(options: { metadata?: 'openid' | 'oauth' |
         .sign(opts.key ?? signing.privateKey);
     },
     publicJwk: () => signing.publicJwk,
+    /** Makes the JWKS answer `status` (a failing issuer) until set back to 200. */
+    setJwksStatus(status: number) {
+      jwksStatus = status;
+    },
     /** A new key signs from now on; the old one stays published only if `keepOld`. */
     async rotate(keepOld: boolean) {
       const next = await newKey();
