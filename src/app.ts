@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Limiter } from './adapters/limiter.js';
 import type { Config } from './config.js';
 import { accessLog } from './http/access-log.js';
+import { answerClientError } from './http/client-errors.js';
 import { registerCors } from './http/cors.js';
 import { authenticate, authorize } from './http/auth.js';
 import { errorHandler, frameworkErrors } from './http/errors.js';
@@ -93,6 +94,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
     frameworkErrors,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler(config.roles));

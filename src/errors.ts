@@ -8,12 +8,16 @@ export const errorStatus = {
   insufficient_scope: 403,
   not_found: 404,
   method_not_allowed: 405,
+  /** Only from http/client-errors.ts: Node's HTTP parser timed the request out. */
+  request_timeout: 408,
   conflict: 409,
   precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
   rate_limit_exceeded: 429,
+  /** Only from http/client-errors.ts: the request line and headers are over Node's limit. */
+  request_header_fields_too_large: 431,
   internal_error: 500,
   service_unavailable: 503,
 } as const;

@@ -277,6 +277,32 @@ describe('slow and numerous clients', () => {
     }
   });
 
+  it('answers what the HTTP parser refuses in the API\'s error body, with the headers every answer carries', async () => {
+    const cases: Array<[string, number, string]> = [
+      [`GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'request_header_fields_too_large'],
+      [`GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer rk_\u0001abc\r\n\r\n`, 400, 'validation_error'],
+      [`FOO /v1/users HTTP/1.1\r\nHost: x\r\n\r\n`, 400, 'validation_error'],
+    ];
+    for (const [request, status, code] of cases) {
+      const client = await rawClient(server.url);
+      try {
+        client.socket.write(request);
+        await until(() => client.closed, 'the refused request to be answered and its connection closed');
+        const [head, body] = client.received.split('\r\n\r\n');
+        assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), head);
+        assert.match(head, /\r\nX-Request-Id: req_[a-z0-9]{16}\r\n/i);
+        assert.match(head, /\r\nX-Content-Type-Options: nosniff\r\n/i);
+        assert.match(head, /\r\nCache-Control: no-store\r\n/i);
+        const parsed = JSON.parse(body);
+        assert.equal(parsed.error, code);
+        assert.equal(typeof parsed.message, 'string');
+        assert.deepEqual(Object.keys(parsed).filter((k) => !['error', 'message', 'details'].includes(k)), [], 'nothing but the error body');
+      } finally {
+        client.socket.destroy();
+      }
+    }
+  });
+
   it('answers oversized request headers with 431 (or a close), and keeps serving', async () => {
     let status: number | 'closed';
     try {
