@@ -16,9 +16,27 @@ declare module 'fastify' {
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]{1,4096})$/i;
-function unauthorized(message: string, invalidToken: boolean): AppError {
-  const challenge = invalidToken ? `Bearer realm="roster", error="invalid_token", error_description="${message}"` : 'Bearer realm="roster"';
+const BEARER_SCHEME = /^\s*Bearer(\s|$)/i;
+
+/**
+ * 401 with RFC 6750 §3.1's challenge: no error code when no Bearer credential was offered (none,
+ * or another scheme); `invalid_request` for a malformed one; `invalid_token` for one that fails.
+ */
+function unauthorized(message: string, error?: 'invalid_request' | 'invalid_token'): AppError {
+  const challenge = error ? `Bearer realm="roster", error="${error}", error_description="${message}"` : 'Bearer realm="roster"';
   return new AppError('unauthorized', message, undefined, { 'www-authenticate': challenge });
+}
+
+/**
+ * Whether the request carries Authorization more than once. Node keeps the first and drops the
+ * rest, while a proxy in front may pick another: the two would authenticate different callers.
+ */
+function repeatsAuthorization(rawHeaders: string[]): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === 13 && rawHeaders[i].toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
 }
 
 interface AuthOptions {
@@ -35,15 +53,18 @@ export function authenticate({ authenticator, authFailures }: AuthOptions) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!routeOf(request).config.scope) return;
     const header = request.headers.authorization;
-    if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>', false);
-    const match = BEARER.exec(header);
+    if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>');
+    const match = repeatsAuthorization(request.raw.rawHeaders) ? null : BEARER.exec(header);
     const fingerprint = match ? hashSecret(match[1]) : null;
     const wait = await authFailures.waitBeforeTrying(request.ip, fingerprint);
     if (wait > 0) throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(wait) });
     const principal = match && fingerprint ? await authenticator.authenticate(match[1], fingerprint) : null;
     if (!principal) {
       await authFailures.failed(request.ip);
-      throw unauthorized(match ? 'Invalid, expired or revoked credential' : 'Malformed Authorization header: expected Bearer <credential>', true);
+      if (match) throw unauthorized('Invalid, expired or revoked credential', 'invalid_token');
+      if (repeatsAuthorization(request.raw.rawHeaders)) throw unauthorized('Send one Authorization header, not several', 'invalid_request');
+      if (!BEARER_SCHEME.test(header)) throw unauthorized('Unsupported authorization scheme: send Authorization: Bearer <API key or access token>');
+      throw unauthorized('Malformed Authorization header: expected Bearer <credential>', 'invalid_request');
     }
     authFailures.succeeded(fingerprint!);
     request.principal = principal;

@@ -102,8 +102,11 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
       const header = request.headers.authorization;
       const basic = header === undefined ? null : parseBasic(header);
       if (header !== undefined && !basic) throw new OAuthError('invalid_client', 'Malformed Authorization header: expected Basic');
-      const posted = body.client_id !== undefined || body.client_secret !== undefined;
-      if (basic && posted) throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
+      // RFC 6749 §3.2.1 lets a client name itself with client_id alongside Basic (some libraries
+      // always do); a second secret, or another id, is a second method.
+      if (basic && (body.client_secret !== undefined || (body.client_id !== undefined && body.client_id !== basic.id))) {
+        throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
+      }
       if (!basic && (body.client_id === undefined || body.client_secret === undefined)) throw new OAuthError('invalid_client', 'Client authentication is required');
       const token = await accessTokens.clientCredentials({
         grantType: body.grant_type,

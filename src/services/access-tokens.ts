@@ -58,8 +58,8 @@ function narrow(requested: string | undefined, allowed: Set<Scope>, granted: Sco
   const names = requested.split(' ');
   if (requested.length === 0 || names.some((n) => n.length === 0)) throw new OAuthError('invalid_scope', 'scope must be space-separated scope names');
   for (const n of names) {
-    if (!SCOPES.includes(n as Scope)) throw new OAuthError('invalid_scope', `Unknown scope "${n.slice(0, 50)}"; known: ${SCOPES.join(', ')}`);
-    if (!allowed.has(n as Scope)) throw new OAuthError('invalid_scope', `Scope "${n}" is not granted to this client`);
+    if (!SCOPES.includes(n as Scope)) throw new OAuthError('invalid_scope', `Unknown scope '${n.slice(0, 50)}'; known: ${SCOPES.join(', ')}`);
+    if (!allowed.has(n as Scope)) throw new OAuthError('invalid_scope', `Scope '${n}' is not granted to this client`);
   }
   return grantedScopes(names);
 }

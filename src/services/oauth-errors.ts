@@ -26,15 +26,26 @@ const statusOf: Record<OAuthErrorCode, number> = {
   temporarily_unavailable: 503,
 };
 
+/**
+ * RFC 6749 §5.2: an error_description holds only %x20-21 / %x23-5B / %x5D-7E, printable ASCII
+ * without `"` and `\`. A double quote becomes a single one; anything else outside the set (a
+ * caller's text echoed in the message, say) becomes `?`.
+ */
+export function asErrorDescription(text: string): string {
+  return text.replaceAll('"', "'").replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
+}
+
 export class OAuthError extends Error {
   readonly status: number;
+  readonly description: string;
 
   constructor(
     readonly code: OAuthErrorCode,
-    readonly description: string,
+    description: string,
     readonly headers: Record<string, string> = {},
   ) {
     super(description);
     this.status = statusOf[code];
+    this.description = asErrorDescription(description);
   }
 }

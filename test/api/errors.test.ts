@@ -53,12 +53,34 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer\b/);
     });
 
-    it('answers a malformed Authorization header', async () => {
-      for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', writeKey]) {
+    it('answers another scheme with a bare challenge, and a malformed Bearer header with invalid_request (RFC 6750 §3.1)', async () => {
+      for (const authorization of ['Basic dXNlcjpwYXNz', `Token ${writeKey}`, writeKey]) {
         const res = await call(server.url, 'GET', '/v1/users', { headers: { authorization } });
         assertErrorBody(res, 401, 'unauthorized');
-        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer .*error="invalid_token"/, authorization);
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="roster"', authorization);
       }
+      for (const authorization of ['Bearer', 'Bearer a b', `Bearer ${writeKey} ${writeKey}`]) {
+        const res = await call(server.url, 'GET', '/v1/users', { headers: { authorization } });
+        assertErrorBody(res, 401, 'unauthorized');
+        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer .*error="invalid_request"/, authorization);
+      }
+    });
+
+    it('refuses two Authorization headers, whichever comes first: a proxy might read the other', async () => {
+      const { hostname, port } = new URL(server.url);
+      for (const pair of [[`Bearer ${writeKey}`, 'Bearer rk_other'], ['Bearer rk_other', `Bearer ${writeKey}`]]) {
+        const answer = await new Promise<{ status: number; challenge: string }>((resolve, reject) => {
+          const req = httpRequest({ hostname, port, path: '/v1/users', headers: { authorization: pair } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, challenge: String(res.headers['www-authenticate']) }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        assert.equal(answer.status, 401);
+        assert.match(answer.challenge, /error="invalid_request"/);
+      }
+      assert.equal((await api.get('/v1/users')).status, 200, 'one header works');
     });
 
     it('answers an unknown key, and one whose secret part is wrong', async () => {

@@ -119,6 +119,20 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
     }
   });
 
+  it('keeps error_description within RFC 6749 Â§5.2\'s characters, whatever the request held', async () => {
+    const client = await createClient(server, ['read']);
+    const auth = { authorization: basic(client.client_id, client.client_secret) };
+    const answers = [
+      ...(await Promise.all(['admin', 'a"b\\c', 'read\twrite', 'r\u00e9ad'].map((scope) => tokenRequest(server, { grant_type: 'client_credentials', scope }, auth)))),
+      await tokenRequest(server, `grant_type=client_credentials&${encodeURIComponent('x"\u00e9')}=1&${encodeURIComponent('x"\u00e9')}=2`, auth),
+    ];
+    for (const res of answers) {
+      assert.equal(res.status, 400, res.text);
+      assert.match(res.body.error_description, /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, res.body.error_description);
+    }
+    assert.equal(answers[0].body.error_description, "Scope 'admin' is not granted to this client");
+  });
+
   it('refuses bad client authentication with invalid_client, 401 and a Basic challenge', async () => {
     const client = await createClient(server, ['read']);
     // The secret with its last character changed (to another character whatever it was).
@@ -154,6 +168,11 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
     const both = await tokenRequest(server, { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret }, auth);
     assert.equal(both.status, 400);
     assert.equal(both.body.error, 'invalid_request');
+    const otherId = await tokenRequest(server, { grant_type: 'client_credentials', client_id: 'cli_000000000000' }, auth);
+    assert.equal(otherId.status, 400, 'another client named in the body');
+    assert.equal(otherId.body.error, 'invalid_request');
+    const named = await tokenRequest(server, { grant_type: 'client_credentials', client_id: client.client_id }, auth);
+    assert.equal(named.status, 200, 'RFC 6749 Â§3.2.1: client_id may name the client that Basic authenticates');
     const json = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'client_credentials' }) });
     assert.equal(json.status, 400);
     assert.equal(((await json.json()) as { error: string }).error, 'invalid_request');
