@@ -8,7 +8,7 @@ import { registerCors } from './http/cors.js';
 import { authenticate, authorize } from './http/auth.js';
 import { errorHandler, frameworkErrors } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
-import { idempotency } from './http/idempotency.js';
+import { idempotency, withIdempotencyKey } from './http/idempotency.js';
 import { refuseUnexpectedBody, registerJsonBodies } from './http/json-body.js';
 import { type LogStream, asyncStdout } from './http/log-destination.js';
 import { createMetrics } from './http/metrics.js';
@@ -117,6 +117,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
       route.preValidation = [...asArray(route.preValidation), refuseUnexpectedBody];
     }
     if (route.method !== 'POST' && route.method !== 'PATCH') return;
+    if (route.config?.scope && route.config.idempotency !== false) route.schema = withIdempotencyKey(route.schema);
     route.preHandler = [...asArray(route.preHandler), idempotent.preHandler];
     route.onSend = [...asArray(route.onSend), idempotent.onSend];
   });

@@ -1,5 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import Type from 'typebox';
 import { validationError } from '../errors.js';
+import { errorResponses } from '../schemas/common.js';
 import { User } from '../schemas/users.js';
 import { type IdempotencyService, requestFingerprint } from '../services/idempotency.js';
 import { routeOf } from './route-of.js';
@@ -18,10 +20,36 @@ declare module 'fastify' {
   }
 }
 
-/** Printable ASCII without spaces, as Stripe's keys and UUIDs are. */
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 /** The headers that are part of the answer, replayed with it; request id and rate limits are fresh. */
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag'];
+
+const IdempotencyKeyHeader = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      // Printable ASCII without spaces, as Stripe's keys and UUIDs are.
+      pattern: '^[\\x21-\\x7e]*$',
+      'x-error-message': 'Must be printable ASCII characters without spaces',
+      description: 'Makes a retry safe: within 24 hours the same key with the same request answers the first response again (`Idempotent-Replayed: true`) instead of acting twice; with another request, 422.',
+      examples: ['9f1c2d1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f'],
+    }),
+  ),
+});
+
+/**
+ * A POST or PATCH route's schema with what `Idempotency-Key` adds to it: the header, the 409 of a
+ * request still in flight under the key and the 422 of a key reused. The header's checks stay in
+ * preHandler below, whose messages name it as sent.
+ */
+export function withIdempotencyKey(schema: FastifySchema | undefined): FastifySchema {
+  const errors = errorResponses([409, 422]);
+  return {
+    ...schema,
+    headers: schema?.headers ?? IdempotencyKeyHeader,
+    response: { 409: errors[409], ...(schema?.response as object | undefined), 422: errors[422] },
+  };
+}
 
 /**
  * The id of the user a response's body is, by the route's schema for its status (a created or
@@ -48,9 +76,8 @@ export function idempotency(service: IdempotencyService) {
       if (routeOf(request).config.idempotency === false) {
         throw validationError({ 'Idempotency-Key': ['Not supported on this endpoint: its response holds a secret that is shown once'] });
       }
-      if (typeof key !== 'string' || !KEY_FORMAT.test(key)) {
-        throw validationError({ 'Idempotency-Key': ['Must be 1 to 255 printable ASCII characters without spaces'] });
-      }
+      // Its form was checked with the rest of the request (IdempotencyKeyHeader).
+      if (typeof key !== 'string') return undefined;
       const principalId = request.principal.id;
       const result = await service.begin(principalId, key, requestFingerprint(request.method, request.url, request.body ?? null));
       if (result.kind === 'claimed') {

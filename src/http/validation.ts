@@ -135,7 +135,9 @@ export function validationDetails(errors: ErrorObject[], context: string, roles:
     } else if (path.length === 0) {
       add(context === 'body' ? 'body' : context, e.keyword === 'type' && context === 'body' ? 'Must be a JSON object' : messageOf(e, roles));
     } else {
-      add(decodeURIComponent(path[0].replaceAll('~1', '/').replaceAll('~0', '~')), messageOf(e, roles));
+      const field = decodeURIComponent(path[0].replaceAll('~1', '/').replaceAll('~0', '~'));
+      // Header names arrive lower-cased; they are named as they are written (Idempotency-Key).
+      add(context === 'headers' ? field.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()) : field, messageOf(e, roles));
     }
   }
   return details;

@@ -65,7 +65,13 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ checks: ReadinessChec
         description: 'Metrics in the Prometheus text format.',
         tags,
         security: [{ bearer: [] }],
-        response: { 200: Type.String({ maxLength: 10_000_000, description: 'Prometheus text exposition format.' }), ...errorResponses([]) },
+        response: {
+          200: {
+            description: 'Prometheus text exposition format.',
+            content: { 'text/plain': { schema: Type.String({ maxLength: 10_000_000 }) } },
+          },
+          ...errorResponses([]),
+        },
       },
     },
     async (request, reply) => {

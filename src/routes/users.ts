@@ -114,6 +114,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         tags,
         security,
         params: UserIdParams,
+        consumes: ['application/json', 'application/merge-patch+json'],
         body: UpdateUserBody,
         response: { 200: User, ...errorResponses([404, 409, 412], { body: true }) },
       },

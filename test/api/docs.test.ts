@@ -154,6 +154,7 @@ await describeEachBackend('self-description', (backend) => {
       // know (RFC 6749 §3.2); each is still a bounded string.
       assert.deepEqual(open.sort(), [
         'PATCH /v1/users/{user_id} application/json body.metadata',
+        'PATCH /v1/users/{user_id} application/merge-patch+json body.metadata',
         'POST /oauth/token application/x-www-form-urlencoded body',
         'POST /v1/users application/json body.metadata',
       ]);
@@ -168,6 +169,26 @@ await describeEachBackend('self-description', (backend) => {
       const names = (list.parameters as Schema[]).map((p) => `${p.in}:${p.name}`).sort();
       assert.deepEqual(names, ['query:created_after', 'query:created_before', 'query:cursor', 'query:email', 'query:limit', 'query:q', 'query:role', 'query:username']);
       for (const { op } of operations(doc)) for (const p of (op.parameters ?? []) as Schema[]) if (p.in === 'path') assert.equal(p.required, true);
+    });
+
+    it('declares Idempotency-Key, with its 409 and 422, wherever it is taken, and nowhere else', () => {
+      const taking: string[] = [];
+      for (const { path, method, op } of operations(doc)) {
+        const header = ((op.parameters ?? []) as Schema[]).find((p) => p.in === 'header' && /^idempotency-key$/i.test(p.name));
+        if (!header) continue;
+        taking.push(`${method.toUpperCase()} ${path}`);
+        assert.equal(header.schema.maxLength, 255);
+        for (const status of ['409', '422']) assert.ok(op.responses[status], `${method} ${path} documents ${status}`);
+      }
+      for (const route of ['POST /v1/users', 'PATCH /v1/users/{user_id}', 'POST /v1/users/{user_id}/password/verify']) assert.ok(taking.includes(route), route);
+      for (const route of ['POST /v1/api-keys', 'POST /v1/oauth-clients', 'POST /v1/webhook-endpoints', 'POST /oauth/token']) assert.ok(!taking.includes(route), route);
+      assert.ok(!taking.some((r) => /^(GET|DELETE|PUT) /.test(r)), taking.join(', '));
+    });
+
+    it('names each body as it is sent: a PATCH as JSON or a merge patch, metrics as Prometheus text', () => {
+      assert.deepEqual(Object.keys(doc.paths['/v1/users/{user_id}'].patch.requestBody.content).sort(), ['application/json', 'application/merge-patch+json']);
+      assert.deepEqual(Object.keys(doc.paths['/v1/users'].post.requestBody.content), ['application/json']);
+      assert.deepEqual(Object.keys(doc.paths['/metrics'].get.responses['200'].content), ['text/plain']);
     });
 
     it('bounds every string with maxLength, in requests and responses alike', () => {

@@ -70,7 +70,7 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
       const { hostname, port } = new URL(server.url);
       for (const pair of [[`Bearer ${writeKey}`, 'Bearer rk_other'], ['Bearer rk_other', `Bearer ${writeKey}`]]) {
         const answer = await new Promise<{ status: number; challenge: string }>((resolve, reject) => {
-          const req = httpRequest({ hostname, port, path: '/v1/users', headers: { authorization: pair } }, (res) => {
+          const req = httpRequest({ hostname, port, path: '/v1/users', headers: ['Host', `${hostname}:${port}`, 'Authorization', pair[0], 'Authorization', pair[1]] }, (res) => {
             res.resume();
             res.on('end', () => resolve({ status: res.statusCode ?? 0, challenge: String(res.headers['www-authenticate']) }));
           });
