@@ -15,6 +15,7 @@ export function createValidatorCompiler(roles: readonly string[]): FastifySchema
   const make = (coerce: boolean) => {
     const ajv = new Ajv({ allErrors: true, coerceTypes: coerce, useDefaults: true, removeAdditional: false, verbose: true, strict: false });
     addFormats(ajv);
+    ajv.addFormat('email', { type: 'string', validate: isEmailAddress });
     ajv.addFormat('role', { type: 'string', validate: (v: string) => roles.includes(v) });
     ajv.addKeyword({
       keyword: 'x-max-bytes',
@@ -33,6 +34,18 @@ export function createValidatorCompiler(roles: readonly string[]): FastifySchema
   const bodies = make(false);
   const text = make(true);
   return ({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema as object);
+}
+
+const ajvEmail = (formats as unknown as { default: { get(name: string): RegExp } }).default.get('email');
+
+/**
+ * ajv-formats' address syntax, within SMTP's limits (RFC 5321 §4.5.3.1): a local part of at most
+ * 64 octets and domain labels of at most 63 (RFC 1035), which the syntax alone lets through.
+ */
+export function isEmailAddress(value: string): boolean {
+  if (!ajvEmail.test(value)) return false;
+  const at = value.lastIndexOf('@');
+  return at <= 64 && value.slice(at + 1).split('.').every((label) => label.length <= 63);
 }
 
 /**

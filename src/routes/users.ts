@@ -138,15 +138,19 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         operationId: 'deleteUser',
         summary: 'Delete a user',
         description:
-          'Deletes the user: it then answers 404, and its email and username are free again. Its id is never reused. Its personal values are erased from its events and from responses kept for `Idempotency-Key` retries.',
+          'Deletes the user: it then answers 404, and its email and username are free again. Its id is never reused. Its personal values are erased from its events and from responses kept for `Idempotency-Key` retries. ' +
+          'With `If-Match`, answers 412 unless the ETag is current.',
         tags,
         security,
         params: UserIdParams,
-        response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses([400, 404], { body: true }) },
+        response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses([400, 404, 412], { body: true }) },
       },
     },
     async (request, reply) => {
-      await users.delete(request.params.user_id, contextOf(request));
+      const ifMatch = request.headers['if-match'];
+      await users.delete(request.params.user_id, contextOf(request), {
+        precondition: ifMatch === undefined ? undefined : (current) => ifMatches(ifMatch, etagOf(current)),
+      });
       return reply.code(204).send(null);
     },
   );

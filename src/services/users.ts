@@ -23,7 +23,7 @@ interface Deps {
 }
 
 export interface UpdateOptions {
-  /** From If-Match: false answers 412 and changes nothing. */
+  /** From If-Match (PATCH and DELETE): false answers 412 and changes nothing. */
   precondition?: (current: StoredUser) => boolean;
 }
 
@@ -117,7 +117,8 @@ export function createUserService({ store, config, passwords, emailChanges }: De
     async list(query: ListQuery): Promise<UserPage> {
       const limit = query.limit ?? 20;
       const afterSeq = query.cursor ? decodeCursor(query.cursor) : 0;
-      const filter: UserFilter = { email: query.email, username: query.username, role: query.role, q: query.q };
+      // Emails and names are stored NFC-normalized, so what they are matched with is too.
+      const filter: UserFilter = { email: nfc(query.email), username: query.username, role: query.role, q: nfc(query.q) };
       if (query.createdAfter) filter.createdAfter = toStoredInstant('created_after', query.createdAfter);
       if (query.createdBefore) filter.createdBefore = toStoredInstant('created_before', query.createdBefore);
       const rows = await store.users.list(filter, afterSeq, limit + 1);
@@ -155,8 +156,13 @@ export function createUserService({ store, config, passwords, emailChanges }: De
       });
     },
 
-    async delete(id: string, ctx: RequestContext): Promise<void> {
+    async delete(id: string, ctx: RequestContext, options: UpdateOptions = {}): Promise<void> {
       await store.transaction(async (tx) => {
+        if (options.precondition) {
+          const current = await tx.users.findByIdForUpdate(id);
+          if (!current) throw userNotFound();
+          if (!options.precondition(current)) throw preconditionFailed();
+        }
         if (!(await tx.users.markDeleted(id, nowIso()))) throw userNotFound();
         await tx.emailVerificationTokens.deleteForUser(id);
         await recordEvent(tx, 'user.deleted', id, ctx, { object: { id } });

@@ -58,6 +58,18 @@ await describeEachBackend('POST /v1/users', (backend) => {
     assert.deepEqual(res.body.details, { email: ['Required'], username: ['Required'] });
   });
 
+  it('keeps emails within SMTP\'s limits: a local part of 64 octets, domain labels of 63', async () => {
+    const tag = uniqueUser().username.slice(0, 20);
+    const accepted = [`${tag}${'a'.repeat(64 - tag.length)}@example.com`, `${tag}@${'b'.repeat(63)}.com`];
+    const refused = [`${tag}${'a'.repeat(65 - tag.length)}@example.com`, `${tag}@${'b'.repeat(64)}.com`, `${tag}@example.${'c'.repeat(64)}`];
+    for (const email of accepted) assert.equal((await api.post('/v1/users', { body: { ...uniqueUser(), email } })).status, 201, email);
+    for (const email of refused) {
+      const res = await api.post('/v1/users', { body: { ...uniqueUser(), email } });
+      assert.equal(res.status, 400, email);
+      assert.deepEqual(res.body.details, { email: ['Invalid email format'] });
+    }
+  });
+
   it('names every invalid field with its messages, and creates nothing', async () => {
     const u = uniqueUser();
     const res = await api.post('/v1/users', {

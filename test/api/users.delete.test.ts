@@ -34,6 +34,18 @@ await describeEachBackend('DELETE /v1/users/{user_id}', (backend) => {
     assert.deepEqual(again.body, notFound);
   });
 
+  it('answers 412 and deletes nothing when If-Match is stale, and deletes when it is current', async () => {
+    const user = await createUser();
+    const stale = (await api.get(`/v1/users/${user.id}`)).headers.get('etag')!;
+    const patched = await api.patch(`/v1/users/${user.id}`, { body: { first_name: 'Changed' } });
+    const refused = await api.delete(`/v1/users/${user.id}`, { headers: { 'if-match': stale } });
+    assert.equal(refused.status, 412);
+    assert.equal(refused.body.error, 'precondition_failed');
+    assert.equal((await api.get(`/v1/users/${user.id}`)).status, 200, 'still there');
+    assert.equal((await api.delete(`/v1/users/${user.id}`, { headers: { 'if-match': patched.headers.get('etag')! } })).status, 204);
+    assert.equal((await api.delete(`/v1/users/${user.id}`, { headers: { 'if-match': '*' } })).status, 404, 'gone beats any ETag');
+  });
+
   it('frees the email and username at once, for a new user with a new id', async () => {
     const names = uniqueUser();
     const user = await createUser(names);

@@ -126,6 +126,21 @@ await describeEachBackend('GET /v1/users', (backend) => {
       assert.deepEqual(await ids({ q: tag.slice(1) }), [], 'a prefix, not a substring');
     });
 
+    it('q and email: matched in NFC, as names and emails are stored, whatever form they are sent in', async () => {
+      // Stored as the service stores it: NFC.
+      const [emile] = await seedUsers(server, [{ email: `nfc${tag}@example.com`, username: `nfc${tag}`, first_name: null, last_name: `\u00c9m${tag}`, role: 'member', created_at: '2023-01-01T00:00:00Z' }]);
+      assert.deepEqual(await ids({ q: `E\u0301m${tag}` }), [emile.id], 'decomposed');
+      assert.deepEqual(await ids({ q: `\u00c9m${tag}` }), [emile.id], 'composed');
+    });
+
+    it('refuses an empty email or username filter, as it refuses an empty q', async () => {
+      for (const query of ['email=', 'username=', 'q=']) {
+        const res = await api.get(`/v1/users?${query}`);
+        assert.equal(res.status, 400, query);
+        assert.equal(res.body.error, 'validation_error');
+      }
+    });
+
     it('q: LIKE wildcards are plain characters', async () => {
       assert.deepEqual(await ids({ q: `${tag}_` }), [alpha, beta]);
       assert.deepEqual(await ids({ q: `${tag}%` }), []);
