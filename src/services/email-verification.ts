@@ -127,11 +127,11 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
      * EMAIL_CHANGE_VERIFICATION=required and a different mailbox, checks the PATCH (`check`),
      * that the address is free, and mails the token to it; null when the change applies at once.
      */
-    async prepareChange(userId: string, email: string, check: (before: StoredUser) => void): Promise<PendingEmailChange | null> {
+    async prepareChange(userId: string, email: string, check: (before: StoredUser) => void | Promise<void>): Promise<PendingEmailChange | null> {
       if (config.emailChangeVerification !== 'required') return null;
       const before = await store.users.findById(userId);
       if (!before) throw userNotFound();
-      check(before);
+      await check(before);
       if (sameMailbox(email, before.email)) return null;
       const [holder] = await store.users.list({ email }, 0, 1);
       if (holder && holder.id !== userId) throw new AppError('conflict', 'Email already taken');

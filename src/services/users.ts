@@ -62,6 +62,11 @@ export function createUserService({ store, config, passwords, emailChanges }: De
     }
   }
 
+  async function usernameTaken(username: string, by: string): Promise<boolean> {
+    const [holder] = await store.users.list({ username }, 0, 1);
+    return holder !== undefined && holder.id !== by;
+  }
+
   /** The fields of `body` whose values differ from `current`, normalized. */
   function changesFrom(current: StoredUser, body: UpdateUserBody): UserChanges {
     const changes: UserChanges = {};
@@ -137,9 +142,12 @@ export function createUserService({ store, config, passwords, emailChanges }: De
       const pending =
         body.email === undefined || !emailChanges
           ? null
-          : await emailChanges.prepareChange(id, body.email.normalize('NFC'), (before) => {
+          : await emailChanges.prepareChange(id, body.email.normalize('NFC'), async (before) => {
               if (options.precondition && !options.precondition(before)) throw preconditionFailed();
-              changesFrom(before, body);
+              const changes = changesFrom(before, body);
+              // A taken username would fail the transaction after the mail went out: ask first.
+              // (Taken in between, the index still refuses it, and that mail is the one wasted.)
+              if (changes.username !== undefined && (await usernameTaken(changes.username, id))) throw new AppError('conflict', 'Username already taken');
             });
       return store.transaction(async (tx) => {
         const current = await tx.users.findByIdForUpdate(id);

@@ -204,6 +204,22 @@ await describeEachBackend('email verification over SMTP, EMAIL_CHANGE_VERIFICATI
     assert.equal(smtp.mails.length, before);
   });
 
+  it('mails nothing for a PATCH refused for another field: a taken username, a stale If-Match', async () => {
+    const other = await createUser(api);
+    const user = await createUser(api);
+    const before = smtp.mails.length;
+    const taken = await api.patch(`/v1/users/${user.id}`, { body: { email: uniqueUser('evnot').email, username: other.username } });
+    assert.equal(taken.status, 409);
+    assert.deepEqual(taken.body, { error: 'conflict', message: 'Username already taken' });
+    const stale = await api.patch(`/v1/users/${user.id}`, { body: { email: uniqueUser('evnot').email }, headers: { 'if-match': '"v999"' } });
+    assert.equal(stale.status, 412);
+    // A token is mailed, and the SMTP server has it, before the PATCH answers: none came.
+    assert.equal(smtp.mails.length, before);
+    const unchanged = (await api.get(`/v1/users/${user.id}`)).body;
+    assert.equal(unchanged.email, user.email);
+    assert.equal('pending_email' in unchanged, false);
+  });
+
   it('lets a later PATCH replace or cancel a pending change, refusing the superseded token', async () => {
     const user = await createUser(api);
     const first = uniqueUser('evfirst').email;
