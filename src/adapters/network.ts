@@ -4,7 +4,9 @@ import { BlockList, isIP } from 'node:net';
 /**
  * Addresses a webhook must not reach unless private targets are allowed: loopback, private,
  * link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, multicast, reserved and
- * unspecified ranges, in IPv4 and IPv6.
+ * unspecified ranges, in IPv4 and IPv6, and the transition ranges that hide an address (Teredo,
+ * the 6to4 relay; IPv4-mapped, -compatible, NAT64 and 6to4 addresses are judged by the IPv4
+ * address inside).
  */
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -16,6 +18,7 @@ for (const [net, prefix] of [
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
   ['198.51.100.0', 24],
@@ -30,6 +33,8 @@ for (const [net, prefix] of [
   ['::1', 128],
   ['64:ff9b:1::', 48],
   ['100::', 64],
+  // Teredo: a tunnel whose far end the address does not show plainly.
+  ['2001::', 32],
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
@@ -43,7 +48,7 @@ for (const [net, prefix] of [
 function embeddedIpv4(address: string): string | null {
   const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  const hex = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
   if (hex) {
     const hi = Number.parseInt(hex[1], 16);
     const lo = Number.parseInt(hex[2], 16);

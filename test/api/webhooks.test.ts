@@ -272,6 +272,11 @@ describe('webhook URLs on private addresses [sqlite]', () => {
       'http://[::ffff:127.0.0.1]/x',
       'http://[fd00::1]/x',
       'http://0.0.0.0/x',
+      // IPv4-compatible (written ::7f00:1 once parsed), Teredo and the 6to4 relay anycast.
+      'http://[::127.0.0.1]/x',
+      'http://[::a00:1]/x',
+      'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x',
+      'http://192.88.99.1/x',
     ]) {
       const res = await admin.post('/v1/webhook-endpoints', { body: { url } });
       assert.equal(res.status, 400, url);
