@@ -3,7 +3,7 @@ import { timeOrderedId } from '../adapters/ids.js';
 import { notFound, userNotFound, validationError } from '../errors.js';
 import type { Event } from '../schemas/events.js';
 import type { User } from '../schemas/users.js';
-import type { EventFilter, EventType, StoredEvent } from '../store/events.js';
+import type { EventFilter, EventType, FeedPosition, StoredEvent } from '../store/events.js';
 import type { Repositories, Store, TransactionRepositories } from '../store/index.js';
 import type { StoredUser } from '../store/users.js';
 import type { RequestContext } from './auth.js';
@@ -80,14 +80,17 @@ export interface EventPage {
   next_cursor: string | null;
 }
 
-function encodeCursor(seq: number): string {
-  return Buffer.from(`e1:${seq}`).toString('base64url');
+// The cursor is opaque to clients; inside it is the position of the last event of the page:
+// its seq, and on PostgreSQL its transaction too (e2), which a cursor of the seq alone (e1)
+// predates.
+function encodeCursor(event: StoredEvent): string {
+  return Buffer.from(event.tx === undefined ? `e1:${event.seq}` : `e2:${event.tx}:${event.seq}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
-  const match = /^e1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+function decodeCursor(cursor: string): FeedPosition {
+  const match = /^(?:e1|e2:(\d{1,20})):(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) throw validationError({ cursor: ['Invalid cursor'] });
-  return Number(match[1]);
+  return match[1] === undefined ? { seq: Number(match[2]) } : { seq: Number(match[2]), tx: match[1] };
 }
 
 function parseTypes(type: string | undefined): string[] | undefined {
@@ -101,14 +104,14 @@ function parseTypes(type: string | undefined): string[] | undefined {
 export function createEventService({ store }: { store: Store }) {
   async function page(filter: EventFilter, query: EventQuery): Promise<EventPage> {
     const limit = query.limit ?? 20;
-    const afterSeq = query.cursor ? decodeCursor(query.cursor) : 0;
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
     filter.types = parseTypes(query.type);
     if (query.createdAfter) filter.createdAfter = toStoredInstant('created_after', query.createdAfter);
     if (query.createdBefore) filter.createdBefore = toStoredInstant('created_before', query.createdBefore);
-    const rows = await store.events.list(filter, afterSeq, limit + 1);
+    const rows = await store.events.list(filter, after, limit + 1);
     const data = rows.slice(0, limit);
     const hasMore = rows.length > limit;
-    return { data: data.map(toWireEvent), has_more: hasMore, next_cursor: hasMore ? encodeCursor(data[data.length - 1].seq) : null };
+    return { data: data.map(toWireEvent), has_more: hasMore, next_cursor: hasMore ? encodeCursor(data[data.length - 1]) : null };
   }
 
   return {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Dialect } from './database.js';
 import { perDialect, statement } from './statements.js';
 import type { Tables } from './tables.js';
@@ -18,6 +18,14 @@ export interface NewEvent {
 
 export interface StoredEvent extends NewEvent {
   seq: number;
+  /** PostgreSQL only: the id of the transaction that wrote it (see list). */
+  tx?: string;
+}
+
+/** Where a reader of the feed stands: just after this event (`tx` only on PostgreSQL). */
+export interface FeedPosition {
+  seq: number;
+  tx?: string;
 }
 
 export interface EventFilter {
@@ -38,6 +46,7 @@ export function toEvent(row: Selectable<Tables['events']>): StoredEvent {
     requestId: row.request_id,
     data: typeof row.data === 'string' ? JSON.parse(row.data) : row.data,
     createdAt: row.created_at,
+    ...(row.tx === undefined ? {} : { tx: String(row.tx) }),
   };
 }
 
@@ -46,6 +55,12 @@ const appendSql = 'insert into "events" ("id", "type", "user_id", "actor_kind", 
 const append = perDialect((dialect) => statement(dialect, appendSql));
 
 export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
+  /** The transaction of the event at `seq` (a cursor made before events carried it); '0' if none. */
+  async function txOf(seq: number): Promise<string> {
+    const row = await db.selectFrom('events').select(sql<string>`tx::text`.as('tx')).where('seq', '=', seq).executeTakeFirst();
+    return row?.tx ?? '0';
+  }
+
   return {
     /** Records an event; called inside the transaction of the change it describes. */
     async append(event: NewEvent): Promise<void> {
@@ -67,13 +82,27 @@ export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
       return rows.map(toEvent);
     },
 
-    /** Up to `limit` events after `afterSeq`, oldest first: keyset pagination on the sequence. */
-    async list(filter: EventFilter, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-      let q = db.selectFrom('events').selectAll().where('seq', '>', afterSeq);
+    /**
+     * Up to `limit` events after `after` (from the first if null), oldest first: keyset pagination.
+     * SQLite commits one writer at a time, so `seq` order is commit order. On PostgreSQL it is not:
+     * the order is (writing transaction, seq), and only events of transactions older than every
+     * one still running are shown (`pg_snapshot_xmin`). Any event that commits later belongs to a
+     * newer transaction, so it sorts after every position already handed out: a reader following
+     * the cursors misses nothing. An event shows once every transaction older than it has ended.
+     */
+    async list(filter: EventFilter, after: FeedPosition | null, limit: number): Promise<StoredEvent[]> {
+      let q = db.selectFrom('events').selectAll();
+      if (dialect === 'postgres') {
+        q = q.where(sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())`);
+        if (after) q = q.where(sql<boolean>`(tx, seq) > (${after.tx ?? (await txOf(after.seq))}::xid8, ${after.seq})`);
+      } else if (after) {
+        q = q.where('seq', '>', after.seq);
+      }
       if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId);
       if (filter.types !== undefined && filter.types.length > 0) q = q.where('type', 'in', filter.types);
       if (filter.createdAfter !== undefined) q = q.where('created_at', '>=', filter.createdAfter);
       if (filter.createdBefore !== undefined) q = q.where('created_at', '<', filter.createdBefore);
+      if (dialect === 'postgres') q = q.orderBy(sql`tx`);
       const rows = await q.orderBy('seq', 'asc').limit(limit).execute();
       return rows.map(toEvent);
     },

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** Column types as each driver returns them; dialect differences are resolved in the mappers. */
 export interface UsersTable {
@@ -48,6 +48,8 @@ export interface ApiKeysTable {
 export interface EventsTable {
   /** Internal order of events: the key of their cursors. */
   seq: Generated<number>;
+  /** PostgreSQL only: the writing transaction's id (xid8, as text), the first key of the feed's order. */
+  tx?: ColumnType<string, never, never>;
   id: string;
   type: string;
   user_id: string;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import pg from 'pg';
 import { describeEachBackend } from '../helpers/backends.js';
 import { type Client, uniqueUser } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
@@ -54,6 +55,48 @@ await describeEachBackend('events', (backend) => {
     assert.equal((await writer.patch(`/v1/users/${user.id}`, { body: { email } })).status, 200);
     const [, updated] = (await reader.get(`/v1/users/${user.id}/events`)).body.data;
     assert.deepEqual(updated.data.previous_attributes, { email: user.email });
+  });
+
+  // Only PostgreSQL commits writers concurrently: SQLite's commits come in the order of their seqs.
+  if (backend.name === 'postgres') it('never lets a follower of the feed miss an event that commits after a later one', async () => {
+    const own = await startTestServer({ backend });
+    const slow = new pg.Client({ connectionString: own.databaseUrl });
+    await slow.connect();
+    try {
+      const api = own.client(await own.mintKey(['write']));
+      // A follower: keeps the last cursor it was given, and asks again from it.
+      let cursor: string | null = null;
+      const seen: string[] = [];
+      const follow = async () => {
+        for (;;) {
+          const page: any = await api.get(`/v1/events?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+          assert.equal(page.status, 200, page.text);
+          seen.push(...page.body.data.map((e: { id: string }) => e.id));
+          if (!page.body.has_more) return;
+          cursor = page.body.next_cursor;
+        }
+      };
+      // A writer takes its seq, then is slow to commit, while others commit later seqs.
+      await slow.query('begin');
+      await slow.query(
+        `insert into events (id, type, user_id, actor_kind, actor_id, request_id, data, created_at)
+         values ('evt_slowwriter00001', 'user.updated', 'usr_slow', 'api_key', 'key_slow', null, '{}', '2026-01-01T00:00:00Z')`,
+      );
+      const fast = [(await api.post('/v1/users', { body: uniqueUser('fast1') })).body.id, (await api.post('/v1/users', { body: uniqueUser('fast2') })).body.id];
+      await follow();
+      await slow.query('commit');
+      await follow();
+      const fastEvents = await Promise.all(fast.map(async (id) => (await api.get(`/v1/users/${id}/events`)).body.data[0].id));
+      for (const id of ['evt_slowwriter00001', ...fastEvents]) assert.ok(seen.includes(id), `${id} seen; the follower saw ${seen.join(', ')}`);
+      // A cursor of the seq alone, as made before events carried their transaction, still works.
+      const { rows } = await slow.query(`select seq from events where id = 'evt_slowwriter00001'`);
+      const legacy = Buffer.from(`e1:${rows[0].seq}`).toString('base64url');
+      const afterSlow = (await api.get(`/v1/events?cursor=${legacy}`)).body.data.map((e: { id: string }) => e.id);
+      assert.deepEqual(afterSlow, fastEvents, 'the events after it, in order');
+    } finally {
+      await slow.end();
+      await own.stop();
+    }
   });
 
   it('pages through every event with a cursor, neither skipping nor repeating', async () => {

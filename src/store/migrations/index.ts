@@ -7,6 +7,7 @@ import * as m0004 from './0004-oauth.js';
 import * as m0006 from './0006-webhooks-and-idempotency.js';
 import * as m0007 from './0007-events-rowid.js';
 import * as m0008 from './0008-idempotency-user.js';
+import * as m0009 from './0009-events-commit-order.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -24,4 +25,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0006-webhooks-and-idempotency': m0006,
   '0007-events-rowid': m0007,
   '0008-idempotency-user': m0008,
+  '0009-events-commit-order': m0009,
 };
