@@ -54,6 +54,22 @@ const appendSql = 'insert into "events" ("id", "type", "user_id", "actor_kind", 
 /** Every change appends one (see statements.ts). */
 const append = perDialect((dialect) => statement(dialect, appendSql));
 
+/**
+ * PostgreSQL: the oldest transaction of this database still running when the statement's
+ * snapshot was taken (else the snapshot's xmax): every event written by an older transaction is
+ * committed or never will be. Transaction ids are shared by every database of the server, so
+ * those seen running in another database are left out, or a long transaction elsewhere would
+ * hold back this feed; one that has ended since the snapshot cannot be placed and counts.
+ */
+const settledHorizon = sql`
+  select coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+  from pg_snapshot_xip(pg_current_snapshot()) as x
+  where not exists (
+    select 1 from pg_stat_activity a
+    where a.datname <> current_database() and a.backend_xid is not null
+      and a.backend_xid::text::bigint = (x::text::numeric % 4294967296)::bigint
+  )`;
+
 export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
   /** The transaction of the event at `seq` (a cursor made before events carried it); '0' if none. */
   async function txOf(seq: number): Promise<string> {
@@ -86,14 +102,15 @@ export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
      * Up to `limit` events after `after` (from the first if null), oldest first: keyset pagination.
      * SQLite commits one writer at a time, so `seq` order is commit order. On PostgreSQL it is not:
      * the order is (writing transaction, seq), and only events of transactions older than every
-     * one still running are shown (`pg_snapshot_xmin`). Any event that commits later belongs to a
-     * newer transaction, so it sorts after every position already handed out: a reader following
-     * the cursors misses nothing. An event shows once every transaction older than it has ended.
+     * one of this database still running are shown (settledHorizon). Any event that commits later
+     * belongs to a newer transaction, so it sorts after every position already handed out: a
+     * reader following the cursors misses nothing. An event shows once every transaction of this
+     * database older than its own has ended.
      */
     async list(filter: EventFilter, after: FeedPosition | null, limit: number): Promise<StoredEvent[]> {
       let q = db.selectFrom('events').selectAll();
       if (dialect === 'postgres') {
-        q = q.where(sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())`);
+        q = q.where(sql<boolean>`tx < (${settledHorizon})`);
         if (after) q = q.where(sql<boolean>`(tx, seq) > (${after.tx ?? (await txOf(after.seq))}::xid8, ${after.seq})`);
       } else if (after) {
         q = q.where('seq', '>', after.seq);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
-import { describeEachBackend } from '../helpers/backends.js';
+import { POSTGRES_ADMIN_URL, describeEachBackend } from '../helpers/backends.js';
 import { type Client, uniqueUser } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
@@ -93,6 +93,20 @@ await describeEachBackend('events', (backend) => {
       const legacy = Buffer.from(`e1:${rows[0].seq}`).toString('base64url');
       const afterSlow = (await api.get(`/v1/events?cursor=${legacy}`)).body.data.map((e: { id: string }) => e.id);
       assert.deepEqual(afterSlow, fastEvents, 'the events after it, in order');
+
+      // A transaction left open in another database of the server holds nothing back here.
+      const elsewhere = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await elsewhere.connect();
+      try {
+        await elsewhere.query('begin');
+        await elsewhere.query('create temporary table roster_holds_an_xid (n int)');
+        const later = (await api.post('/v1/users', { body: uniqueUser('later') })).body.id;
+        const listed = (await api.get(`/v1/users/${later}/events`)).body.data;
+        assert.equal(listed.length, 1, 'listed at once');
+        await elsewhere.query('rollback');
+      } finally {
+        await elsewhere.end();
+      }
     } finally {
       await slow.end();
       await own.stop();
