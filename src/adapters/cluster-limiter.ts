@@ -8,7 +8,7 @@ import type { LimitResult, Limiter } from './limiter.js';
  * trip per check. With REDIS_URL the Redis limiter is used instead and this is not involved.
  */
 
-type Op = 'consume' | 'peek' | 'reset';
+type Op = 'consume' | 'peek' | 'reset' | 'refund';
 
 interface LimitRequest {
   type: 'roster:limit';
@@ -57,6 +57,9 @@ export function createClusterLimiter(channel: NodeJS.Process = process): Limiter
     reset: async (key, limit, windowSeconds) => {
       await call('reset', key, limit, windowSeconds);
     },
+    refund: async (key, limit, windowSeconds) => {
+      await call('refund', key, limit, windowSeconds);
+    },
   };
 }
 
@@ -67,7 +70,10 @@ export function answerLimitRequests(worker: Worker, limiter: Limiter): void {
     const reply = (body: Omit<LimitReply, 'type' | 'id'>) => {
       if (worker.isConnected()) worker.send({ type: 'roster:limit-reply', id: msg.id, ...body } satisfies LimitReply);
     };
-    const run = msg.op === 'reset' ? limiter.reset(msg.key, msg.limit, msg.windowSeconds).then(() => undefined) : limiter[msg.op](msg.key, msg.limit, msg.windowSeconds);
+    const run =
+      msg.op === 'reset' || msg.op === 'refund'
+        ? limiter[msg.op](msg.key, msg.limit, msg.windowSeconds).then(() => undefined)
+        : limiter[msg.op](msg.key, msg.limit, msg.windowSeconds);
     run.then(
       (result) => reply({ result }),
       (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),

@@ -15,10 +15,13 @@ export interface Limiter {
   peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult>;
   /** Forgets `key` (a successful action that resets a failure count). */
   reset(key: string, limit: number, windowSeconds: number): Promise<void>;
+  /** Gives back one unit that consume took (a reservation that was not needed after all). */
+  refund(key: string, limit: number, windowSeconds: number): Promise<void>;
 }
 
 type Backend = {
   consume(key: string, points: number): Promise<RateLimiterRes>;
+  reward(key: string, points: number): Promise<RateLimiterRes>;
   get(key: string): Promise<RateLimiterRes | null>;
   delete(key: string): Promise<boolean>;
 };
@@ -60,6 +63,9 @@ export function limiterFrom(make: (limit: number, windowSeconds: number) => Back
     },
     async reset(key, limit, windowSeconds) {
       await backend(limit, windowSeconds).delete(key);
+    },
+    async refund(key, limit, windowSeconds) {
+      await backend(limit, windowSeconds).reward(key, 1);
     },
   };
 }

@@ -36,6 +36,7 @@ export function createRedisLimiter(redis: RedisConnection): Limiter {
     }
     return {
       consume: (key, n) => either(() => shared.consume(key, n), () => local.consume(key, n)),
+      reward: (key, n) => either(() => shared.reward(key, n), () => local.reward(key, n)),
       get: (key) => either(() => shared.get(key), () => local.get(key)),
       delete: (key) => either(() => shared.delete(key), () => local.delete(key)),
     };

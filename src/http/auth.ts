@@ -56,17 +56,19 @@ export function authenticate({ authenticator, authFailures }: AuthOptions) {
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>');
     const match = repeatsAuthorization(request.raw.rawHeaders) ? null : BEARER.exec(header);
     const fingerprint = match ? hashSecret(match[1]) : null;
-    const wait = await authFailures.waitBeforeTrying(request.ip, fingerprint);
-    if (wait > 0) throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(wait) });
-    const principal = match && fingerprint ? await authenticator.authenticate(match[1], fingerprint) : null;
+    const attempt = await authFailures.begin(request.ip, fingerprint);
+    if (attempt.wait > 0) {
+      throw new AppError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', undefined, { 'retry-after': String(attempt.wait) });
+    }
+    const principal = match && fingerprint ? await authFailures.check(request.ip, attempt, () => authenticator.authenticate(match[1], fingerprint)) : null;
+    // A failure keeps the unit its attempt took.
     if (!principal) {
-      await authFailures.failed(request.ip);
       if (match) throw unauthorized('Invalid, expired or revoked credential', 'invalid_token');
       if (repeatsAuthorization(request.raw.rawHeaders)) throw unauthorized('Send one Authorization header, not several', 'invalid_request');
       if (!BEARER_SCHEME.test(header)) throw unauthorized('Unsupported authorization scheme: send Authorization: Bearer <API key or access token>');
       throw unauthorized('Malformed Authorization header: expected Bearer <credential>', 'invalid_request');
     }
-    authFailures.succeeded(fingerprint!);
+    await authFailures.succeeded(request.ip, fingerprint!, attempt);
     request.principal = principal;
   };
 }

@@ -107,14 +107,12 @@ export function createAccessTokenService({ config, limiter, authFailures, client
      */
     async clientCredentials(req: TokenRequest): Promise<TokenResponse> {
       const fingerprint = hashSecret(`${req.clientId}:${req.clientSecret}`);
-      const wait = await authFailures.waitBeforeTrying(req.ip, fingerprint);
-      if (wait > 0) throw new OAuthError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', { 'retry-after': String(wait) });
-      const client = await clients.authenticate(req.clientId, req.clientSecret);
-      if (!client) {
-        await authFailures.failed(req.ip);
-        throw new OAuthError('invalid_client', 'Client authentication failed');
-      }
-      authFailures.succeeded(fingerprint);
+      const attempt = await authFailures.begin(req.ip, fingerprint);
+      if (attempt.wait > 0) throw new OAuthError('rate_limit_exceeded', 'Too many failed authentication attempts from this address', { 'retry-after': String(attempt.wait) });
+      const client = await authFailures.check(req.ip, attempt, () => clients.authenticate(req.clientId, req.clientSecret));
+      // A failure keeps the unit its attempt took.
+      if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
+      await authFailures.succeeded(req.ip, fingerprint, attempt);
       if (req.grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
       if (req.grantType !== 'client_credentials') throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported');
       const scopes = narrow(req.scope, expandScopes(client.scopes), grantedScopes(client.scopes));

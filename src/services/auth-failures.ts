@@ -28,32 +28,57 @@ function createRecentSet(ttlMs: number, max: number) {
   };
 }
 
+/** One authentication attempt's standing with the budget (see begin). */
+export interface AuthAttempt {
+  /** Seconds to wait before trying again; 0 if the credential may be checked now. */
+  wait: number;
+  /** Whether a unit of the budget was taken for it (given back if it succeeds). */
+  reserved: boolean;
+}
+
 /**
  * Failed authentications, limited per client address (AUTH_FAILURES_PER_MINUTE) against
  * guessing: bearer credentials and the token endpoint's client secrets draw on one budget, so
- * guessing either counts against both. Over the budget, only credentials that worked in the last
- * 10 minutes are still checked: guessing stays blocked, while the valid clients behind a shared
- * address (NAT, proxy) keep working.
+ * guessing either counts against both. Each attempt takes its unit before the credential is
+ * checked, and a success gives it back: a burst of guesses in flight at once cannot pass the
+ * budget together. Over the budget, only credentials that worked in the last 10 minutes are
+ * still checked: guessing stays blocked, while the valid clients behind a shared address (NAT,
+ * proxy) keep working.
  */
 export function createAuthFailureGuard({ limiter, failuresPerMinute }: { limiter: Limiter; failuresPerMinute: number }) {
   const recentlyValid = createRecentSet(RECENTLY_VALID_MS, RECENTLY_VALID_MAX);
   const keyOf = (ip: string) => `auth-failures:${ip}`;
+  async function giveBack(ip: string, attempt: AuthAttempt): Promise<void> {
+    if (attempt.reserved) await limiter.refund(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
+  }
   return {
     /**
-     * Seconds this address must wait before trying `fingerprint` (hashSecret of the credential,
-     * null if there is none), or 0 if it may try now. A credential that worked recently passes
-     * either way, so it skips the budget (a Redis call when shared).
+     * Before checking `fingerprint` (hashSecret of the credential, null if there is none) from
+     * this address. A credential that worked recently passes either way, so it skips the budget
+     * (a Redis call when shared); any other takes a unit, or is told how long to wait.
      */
-    async waitBeforeTrying(ip: string, fingerprint: string | null): Promise<number> {
-      if (fingerprint !== null && recentlyValid.has(fingerprint)) return 0;
-      const budget = await limiter.peek(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
-      return budget.allowed ? 0 : Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000));
+    async begin(ip: string, fingerprint: string | null): Promise<AuthAttempt> {
+      if (fingerprint !== null && recentlyValid.has(fingerprint)) return { wait: 0, reserved: false };
+      const budget = await limiter.consume(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
+      if (budget.allowed) return { wait: 0, reserved: true };
+      return { wait: Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)), reserved: false };
     },
-    async failed(ip: string): Promise<void> {
-      await limiter.consume(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
-    },
-    succeeded(fingerprint: string): void {
+    /** The credential worked: the attempt's unit is given back, and the credential remembered. */
+    async succeeded(ip: string, fingerprint: string, attempt: AuthAttempt): Promise<void> {
       recentlyValid.add(fingerprint);
+      await giveBack(ip, attempt);
+    },
+    /**
+     * Runs the attempt's credential check. If it throws, it came to no answer (a database or an
+     * issuer out of reach), which is no failure: the unit is given back.
+     */
+    async check<T>(ip: string, attempt: AuthAttempt, run: () => Promise<T>): Promise<T> {
+      try {
+        return await run();
+      } catch (err) {
+        await giveBack(ip, attempt);
+        throw err;
+      }
     },
   };
 }

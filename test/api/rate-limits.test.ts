@@ -143,7 +143,10 @@ it('a credential that recently succeeded skips the failed-authentication budget:
   // With Redis that budget check is a round trip per request; a working client needs none.
   const memory = createMemoryLimiter();
   const peeked: string[] = [];
-  const limiter: Limiter = { ...memory, peek: (key, limit, window) => (peeked.push(key), memory.peek(key, limit, window)) };
+  const limiter: Limiter = {
+    ...memory,
+    consume: (key, limit, window) => (key.startsWith('auth-failures:') && peeked.push(key), memory.consume(key, limit, window)),
+  };
   const server = await startTestServer({ config: { authFailuresPerMinute: AUTH_FAILURES }, runtime: { limiter } });
   try {
     const key = await server.mintKey(['read']);
@@ -153,6 +156,28 @@ it('a credential that recently succeeded skips the failed-authentication budget:
     assert.equal(peeked.length, 1, 'not checked again while it keeps working');
     assert.equal((await call(server.url, 'GET', '/v1/users', { key: `rk_eeeeeeeeeeee_${'f'.repeat(43)}` })).status, 401);
     assert.equal(peeked.length, 2, 'an unknown credential is checked against the budget');
+  } finally {
+    await server.stop();
+  }
+});
+
+it('counts a burst of guesses exactly: of 30 at once against a budget of 5, 5 are checked', async () => {
+  const server = await startTestServer({ config: { authFailuresPerMinute: 5 } });
+  try {
+    const key = await server.mintKey(['read']);
+    const guesses = await Promise.all(Array.from({ length: 30 }, (_, i) => call(server.url, 'GET', '/v1/users', { key: `rk_burst${String(i).padStart(4, '0')}_${'g'.repeat(43)}` })));
+    const statuses = guesses.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 401).length, 5, statuses.join(','));
+    assert.equal(statuses.filter((s) => s === 429).length, 25);
+    // A valid credential checked while the budget had room gives its unit back: it is no failure.
+    const other = await startTestServer({ config: { authFailuresPerMinute: 2 } });
+    try {
+      const keys = await Promise.all([1, 2, 3, 4].map(() => other.mintKey(['read'])));
+      for (const k of keys) assert.equal((await call(other.url, 'GET', '/v1/users', { key: k })).status, 200);
+      assert.equal((await call(other.url, 'GET', '/v1/users', { key: `rk_zzzzzzzzzzzz_${'z'.repeat(43)}` })).status, 401, 'the budget is still whole');
+    } finally {
+      await other.stop();
+    }
   } finally {
     await server.stop();
   }

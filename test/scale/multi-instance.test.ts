@@ -131,4 +131,16 @@ await describeWithServices('three instances on PostgreSQL and Redis', ['postgres
     }, 5000, 50);
     assert.equal((await clientFor(instances[0].url, created.body.secret).get('/v1/users?limit=1')).status, 401);
   });
+
+  // Last: it spends this address's failed-authentication budget for the minute.
+  it('check at most AUTH_FAILURES_PER_MINUTE guesses from one address, however many arrive at once on whichever instance', async () => {
+    const guesses = await Promise.all(
+      Array.from({ length: 240 }, (_, n) => call(instances[n % 3].url, 'GET', '/v1/users?limit=1', { key: `rk_guess${String(n).padStart(4, '0')}_${'x'.repeat(43)}` })),
+    );
+    const statuses = guesses.map((r) => r.status);
+    const checked = statuses.filter((s) => s === 401).length;
+    // The default budget of 60, less the few failures of the tests above.
+    assert.ok(checked <= 60 && checked >= 50, `${checked} guesses checked: ${statuses.join(',')}`);
+    assert.equal(statuses.filter((s) => s === 429).length, 240 - checked);
+  });
 });
