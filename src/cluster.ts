@@ -48,6 +48,7 @@ export async function servePrimary(config: Config): Promise<void> {
   const limiter = createMemoryLimiter();
   const live = new Set<Worker>();
   let stopping = false;
+  let failedToStart = false;
 
   await new Promise<void>((resolve) => {
     const stopAll = () => {
@@ -71,7 +72,7 @@ export async function servePrimary(config: Config): Promise<void> {
         if (!listening) {
           log(50, 'worker failed to start; stopping', { worker_pid: worker.process.pid, code, signal });
           stopping = true;
-          process.exitCode = 1;
+          failedToStart = true;
           stopAll();
           return;
         }
@@ -90,4 +91,6 @@ export async function servePrimary(config: Config): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  // Its own error is above, in the worker's output; `roster serve` then exits 1.
+  if (failedToStart) throw new Error('a worker could not start (see its error above); stopped');
 }

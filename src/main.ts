@@ -77,7 +77,15 @@ export async function startServer(config: Config, logStream?: LogStream, options
 export async function serve(config: Config): Promise<void> {
   if (isClusterPrimary(config)) return servePrimary(config);
   const logStream = asyncStdout();
-  const server = await startServer(config, logStream, {}, workerRuntimeOptions(config));
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logStream, {}, workerRuntimeOptions(config));
+  } catch (err) {
+    // A worker that cannot start (its port taken, say) must end, so that the primary stops the
+    // whole; its IPC channel would otherwise keep it alive, serving nothing.
+    if (cluster.isWorker && process.connected) process.disconnect();
+    throw err;
+  }
   server.app.log.info({ url: server.url, database: server.runtime.database.location }, 'roster listening');
   // Shown at once rather than with the next block of log lines (log-destination.ts), as is the
   // start of a shutdown.

@@ -139,3 +139,27 @@ describe('roster serve with WORKERS=2', () => {
     await until('workers gone', () => (workers.every((pid) => !alive(pid)) ? true : undefined));
   });
 });
+
+it('exits 1 when its workers cannot start (the port is taken), instead of waiting forever', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-workers-taken-'));
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  let child: ChildProcess | undefined;
+  try {
+    const port = (taken.address() as { port: number }).port;
+    child = spawn(process.execPath, [BIN, 'serve'], {
+      env: { ...process.env, WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'roster.db'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /EADDRINUSE/);
+    assert.match(stderr, /a worker could not start/);
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
