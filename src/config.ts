@@ -9,7 +9,9 @@ export class ConfigError extends Error {}
 type Kind =
   | { type: 'int'; min: number; max: number }
   | { type: 'string'; maxLength?: number }
-  | { type: 'url'; protocols: string[] }
+  | { type: 'url'; protocols: string[]; bare?: true }
+  | { type: 'database' }
+  | { type: 'mailbox' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list'; item: RegExp }
   | { type: 'bool' }
@@ -29,7 +31,7 @@ export const settings = [
   { env: 'HOST', kind: { type: 'string', maxLength: 255 }, default: '127.0.0.1', description: 'address to listen on' },
   {
     env: 'DATABASE_URL',
-    kind: { type: 'string', maxLength: 2048 },
+    kind: { type: 'database' },
     default: './data/roster.db',
     description: 'a SQLite file path or sqlite: URL, or a postgres:// URL',
   },
@@ -48,7 +50,7 @@ export const settings = [
     default: 'info',
     description: 'log level',
   },
-  { env: 'PUBLIC_URL', kind: { type: 'url', protocols: ['http:', 'https:'] }, default: null, description: 'base URL clients see (default http://HOST:PORT)' },
+  { env: 'PUBLIC_URL', kind: { type: 'url', protocols: ['http:', 'https:'], bare: true }, default: null, description: 'base URL clients see (default http://HOST:PORT)' },
   { env: 'ROLES', kind: { type: 'list', item: ROLE_NAME }, default: 'admin,member,viewer', description: 'the roles a user may have' },
   { env: 'DEFAULT_ROLE', kind: { type: 'string', maxLength: 32 }, default: 'member', description: 'role of a user created without one' },
   { env: 'RATE_LIMIT_PER_MINUTE', kind: { type: 'int', min: 1, max: 10_000_000 }, default: '600', description: 'requests per minute per credential' },
@@ -59,14 +61,14 @@ export const settings = [
     description: 'failed authentications per minute per client address',
   },
   { env: 'SMTP_URL', kind: { type: 'url', protocols: ['smtp:', 'smtps:'] }, default: null, description: 'SMTP server for email (default: write mail to the log)' },
-  { env: 'EMAIL_FROM', kind: { type: 'string', maxLength: 254 }, default: 'Roster <no-reply@localhost>', description: 'sender of every email' },
+  { env: 'EMAIL_FROM', kind: { type: 'mailbox' }, default: 'Roster <no-reply@localhost>', description: 'sender of every email' },
   {
     env: 'EMAIL_CHANGE_VERIFICATION',
     kind: { type: 'enum', values: ['optional', 'required'] },
     default: 'optional',
     description: 'whether an email change waits for the new address to be confirmed',
   },
-  { env: 'OAUTH_ISSUER', kind: { type: 'url', protocols: ['http:', 'https:'] }, default: null, description: 'external OAuth 2.0 issuer whose tokens are accepted' },
+  { env: 'OAUTH_ISSUER', kind: { type: 'url', protocols: ['http:', 'https:'], bare: true }, default: null, description: 'external OAuth 2.0 issuer whose tokens are accepted' },
   { env: 'OAUTH_AUDIENCE', kind: { type: 'string', maxLength: 2048 }, default: null, description: 'required `aud` of external tokens' },
   { env: 'OAUTH_JWKS_URL', kind: { type: 'url', protocols: ['http:', 'https:'] }, default: null, description: "external issuer's JWKS (default: from its metadata)" },
   {
@@ -160,8 +162,31 @@ function parseValue(setting: Setting, raw: string): unknown {
         return fail(`not a URL: "${raw}"`);
       }
       if (!kind.protocols.includes(url.protocol)) fail(`expected a ${kind.protocols.join(' or ')} URL`);
+      // A base URL that others are built on (an issuer, endpoints) has nothing after its path.
+      if (kind.bare && (url.search || url.hash || url.username || url.password || raw.includes('?') || raw.includes('#'))) {
+        fail('must not have a query, a fragment or credentials');
+      }
       return raw.replace(/\/+$/, '');
     }
+    case 'database': {
+      if (raw.length === 0 || raw.length > 2048) fail('expected a SQLite file path or sqlite: URL, or a postgres:// URL');
+      const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
+      if (scheme === 'postgres' || scheme === 'postgresql') {
+        try {
+          new URL(raw);
+        } catch {
+          fail('not a valid postgres:// URL');
+        }
+      } else if (scheme !== undefined && scheme !== 'sqlite' && raw !== ':memory:') {
+        // Anything else with a scheme (mysql:, http:, a typo) would become a file of that name.
+        fail(`expected a SQLite file path or sqlite: URL, or a postgres:// URL, got a ${scheme}: URL`);
+      }
+      return raw;
+    }
+    case 'mailbox':
+      // An address, or a display name and <address>; without one, mail would leave with an empty sender.
+      if (!/^(?:[^<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/.test(raw.trim()) || raw.length > 254) fail(`expected an email address or "Name <address>", got "${raw}"`);
+      return raw;
     case 'enum':
       if (!kind.values.includes(raw)) fail(`expected one of ${kind.values.join(', ')}, got "${raw}"`);
       return raw;

@@ -157,6 +157,12 @@ describe('roster serve', () => {
     ['DEFAULT_ROLE not in ROLES', { ROLES: 'owner,guest', DEFAULT_ROLE: 'member' }, [], /\bDEFAULT_ROLE\b/],
     ['LOG_LEVEL=loud', { LOG_LEVEL: 'loud' }, [], /\bLOG_LEVEL\b/],
     ['RATE_LIMIT_PER_MINUTE=0', { RATE_LIMIT_PER_MINUTE: '0' }, [], /\bRATE_LIMIT_PER_MINUTE\b/],
+    // Another scheme would have become a SQLite file of that name.
+    ['DATABASE_URL=mysql://…', { DATABASE_URL: 'mysql://user@db/roster' }, [], /\bDATABASE_URL\b/],
+    ['DATABASE_URL=http://…', { DATABASE_URL: 'http://db/roster' }, [], /\bDATABASE_URL\b/],
+    ['PUBLIC_URL with a query', { PUBLIC_URL: 'https://users.example.com/?x=1' }, [], /\bPUBLIC_URL\b/],
+    ['PUBLIC_URL with a fragment', { PUBLIC_URL: 'https://users.example.com/#top' }, [], /\bPUBLIC_URL\b/],
+    ['EMAIL_FROM without an address', { EMAIL_FROM: 'Roster' }, [], /\bEMAIL_FROM\b/],
   ];
 
   it('refuses an invalid setting with one stderr line naming it, before touching any data', async () => {
