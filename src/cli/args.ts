@@ -1,4 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
 import { type Runtime, openRuntime } from '../compose.js';
 import { type Config, ConfigError, type SettingName, flagOf, loadConfig, settings } from '../config.js';
 
@@ -29,6 +31,19 @@ export function parseCommand<O extends Options>(argv: string[], own: O, position
 }
 
 export { ConfigError };
+
+/**
+ * Checks what a command is about to create against the API's schema for the same request, so
+ * that the CLI makes nothing the API would refuse. `flags` names the flag of each field.
+ */
+export function checkAgainst(schema: TSchema, body: Record<string, unknown>, flags: Record<string, string>): void {
+  const [problem] = Value.Errors(schema, body);
+  if (!problem) return;
+  const field = problem.instancePath.split('/')[1] ?? '';
+  // A pattern's own wording, as the API gives it (`x-error-message`), rather than the pattern.
+  const own = (schema as { properties?: Record<string, Record<string, unknown>> }).properties?.[field]?.['x-error-message'];
+  throw new UsageError(`${flags[field] ?? `--${field}`}: ${problem.keyword === 'pattern' && typeof own === 'string' ? own : problem.message}`);
+}
 
 /** Runs `fn` on a runtime opened with `config` (no HTTP), and always closes it. */
 export async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
-import { UsageError, parseCommand, withRuntime } from './args.js';
+import { CreateOAuthClientBody } from '../schemas/oauth-clients.js';
+import { UsageError, checkAgainst, parseCommand, withRuntime } from './args.js';
 import { parseScopes, print } from './keys.js';
 
 export const clientsUsage = `roster clients create --name NAME --scopes read,write[,admin] [--json]
@@ -17,6 +18,7 @@ export async function clientsCommand(argv: string[]): Promise<number> {
     const name = values.name;
     if (typeof name !== 'string' || name.length === 0 || name.length > 100) throw new UsageError('--name is required (1 to 100 characters)');
     const scopes = parseScopes(values.scopes as string | undefined);
+    checkAgainst(CreateOAuthClientBody, { name, scopes }, { name: '--name', scopes: '--scopes' });
     return withRuntime(config, async (runtime) => {
       const client = await runtime.services.oauthClients.create({ name, scopes });
       print(

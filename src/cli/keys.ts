@@ -1,5 +1,6 @@
+import { CreateApiKeyBody } from '../schemas/api-keys.js';
 import { SCOPES, type Scope } from '../services/auth.js';
-import { UsageError, parseCommand, withRuntime } from './args.js';
+import { UsageError, checkAgainst, parseCommand, withRuntime } from './args.js';
 
 export const keysUsage = `roster keys create --name NAME --scopes read,write[,admin] [--expires-in 30d] [--rate-limit N] [--json]
 roster keys list [--json]
@@ -41,9 +42,15 @@ export async function keysCommand(argv: string[]): Promise<number> {
     const scopes = parseScopes(values.scopes as string | undefined);
     const expiresInSeconds = typeof values['expires-in'] === 'string' ? parseDuration(values['expires-in']) : undefined;
     const rateText = values['rate-limit'];
-    if (rateText !== undefined && !/^[1-9]\d{0,7}$/.test(String(rateText))) throw new UsageError('--rate-limit: expected a whole number of requests per minute');
+    if (rateText !== undefined && !/^\d{1,9}$/.test(String(rateText))) throw new UsageError('--rate-limit: expected a whole number of requests per minute');
+    const rateLimitPerMinute = rateText === undefined ? undefined : Number(rateText);
+    checkAgainst(
+      CreateApiKeyBody,
+      { name, scopes, ...(expiresInSeconds === undefined ? {} : { expires_in: expiresInSeconds }), ...(rateLimitPerMinute === undefined ? {} : { rate_limit_per_minute: rateLimitPerMinute }) },
+      { name: '--name', scopes: '--scopes', expires_in: '--expires-in (in seconds)', rate_limit_per_minute: '--rate-limit' },
+    );
     return withRuntime(config, async (runtime) => {
-      const key = await runtime.services.apiKeys.create({ name, scopes, expiresInSeconds, rateLimitPerMinute: rateText ? Number(rateText) : undefined });
+      const key = await runtime.services.apiKeys.create({ name, scopes, expiresInSeconds, rateLimitPerMinute });
       print(
         values.json === true,
         key,

@@ -133,6 +133,11 @@ describe('roster keys: invalid input', () => {
     ['a bad --expires-in', ['create', '--name', 'x', '--scopes', 'read', '--expires-in', 'soon'], /--expires-in/],
     ['a negative --expires-in', ['create', '--name', 'x', '--scopes', 'read', '--expires-in', '-5m'], /expires-in/],
     ['a zero --rate-limit', ['create', '--name', 'x', '--scopes', 'read', '--rate-limit', '0'], /--rate-limit/],
+    // What POST /v1/api-keys refuses, the CLI refuses: a key of `--expires-in 0` never expired.
+    ['a zero --expires-in', ['create', '--name', 'x', '--scopes', 'read', '--expires-in', '0'], /--expires-in.*>= 60/],
+    ['an --expires-in past ten years', ['create', '--name', 'x', '--scopes', 'read', '--expires-in', '99999999d'], /--expires-in/],
+    ['a --rate-limit over the API\'s', ['create', '--name', 'x', '--scopes', 'read', '--rate-limit', '99999999'], /--rate-limit/],
+    ['a control character in --name', ['create', '--name', 'a\u0001b', '--scopes', 'read'], /--name: Must not contain control characters/],
     ['a bad setting flag', ['list', '--log-level', 'loud'], /LOG_LEVEL/],
   ];
 
