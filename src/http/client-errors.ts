@@ -21,7 +21,8 @@ export function answerClientError(this: FastifyInstance, err: NodeJS.ErrnoExcept
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const error = answerFor(err.code);
   const requestId = randomId('req_', 16);
-  this.log.debug({ err, request_id: requestId }, 'refused by the HTTP parser');
+  // The access log's line for it, as for any request (the id is what the caller was given).
+  this.log.info({ request_id: requestId, method: null, route: null, status: error.status, latency_ms: null, credential: null, reason: err.code ?? null }, 'request');
   if (socket.writable) {
     const body = JSON.stringify(error.details ? { error: error.code, message: error.message, details: error.details } : { error: error.code, message: error.message });
     socket.write(

@@ -295,6 +295,8 @@ describe('slow and numerous clients', () => {
         assert.match(head, /\r\nCache-Control: no-store\r\n/i);
         const parsed = JSON.parse(body);
         assert.equal(parsed.error, code);
+        const id = /\r\nX-Request-Id: (req_[a-z0-9]{16})\r\n/i.exec(head)![1];
+        await until(() => server.logs.some((l) => l.request_id === id && l.msg === 'request' && l.status === status), 'its access-log line');
         assert.equal(typeof parsed.message, 'string');
         assert.deepEqual(Object.keys(parsed).filter((k) => !['error', 'message', 'details'].includes(k)), [], 'nothing but the error body');
       } finally {
