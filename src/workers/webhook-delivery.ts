@@ -8,6 +8,8 @@ export interface WebhookWorkerOptions {
   /** Deliveries in flight at once; each holds one (endpoint, user) pair. */
   concurrency?: number;
   onError?: (err: unknown) => void;
+  /** While the loop itself keeps failing (its database out of reach, say), onError hears of it at most this often. */
+  repeatedErrorIntervalMs?: number;
 }
 
 /**
@@ -15,7 +17,7 @@ export interface WebhookWorkerOptions {
  * concurrently, so one slow endpoint holds one slot, never the loop or any API request. It is
  * woken after commits (`wake`) and otherwise polls.
  */
-export function startWebhookWorker({ engine, pollIntervalMs = 1000, concurrency = 16, onError = () => {} }: WebhookWorkerOptions) {
+export function startWebhookWorker({ engine, pollIntervalMs = 1000, concurrency = 16, onError = () => {}, repeatedErrorIntervalMs = 60_000 }: WebhookWorkerOptions) {
   const controller = new AbortController();
   // Every attempt in flight listens to the one stop signal.
   setMaxListeners(concurrency + 10, controller.signal);
@@ -46,13 +48,22 @@ export function startWebhookWorker({ engine, pollIntervalMs = 1000, concurrency 
     }
   }
 
+  // A failing loop fails on every poll: the first failure is told, then one a minute until it works.
+  let failingSince = 0;
+  let lastTold = 0;
   const loop = (async () => {
     while (running) {
       woken = false;
       try {
         await tick();
+        failingSince = 0;
       } catch (err) {
-        onError(err);
+        const now = Date.now();
+        if (failingSince === 0 || now - lastTold >= repeatedErrorIntervalMs) {
+          onError(err);
+          lastTold = now;
+        }
+        failingSince ||= now;
       }
       if (!running) break;
       if (woken) continue;
