@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -55,11 +55,22 @@ export function sqlitePath(url: string): string {
 /** SQLite's page cache per connection, in KiB. */
 const SQLITE_CACHE_KIB = 4096;
 
+/** Which file is at `path` (device and inode), or null if none is. */
+function fileIdentity(path: string): string | null {
+  try {
+    const stat = statSync(path);
+    return `${stat.dev}:${stat.ino}`;
+  } catch {
+    return null;
+  }
+}
+
 function openSqlite(options: DatabaseOptions): Database {
   const path = sqlitePath(options.url);
   const synchronous = options.sqliteSynchronous ?? 'normal';
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const conn = new SQLite(path);
+  const identity = path === ':memory:' ? null : fileIdentity(path);
   // WAL lets the CLI and the server use the file at once; synchronous=NORMAL in WAL mode keeps
   // every committed transaction through a crash of the process (power loss may lose the last
   // few; SQLITE_SYNCHRONOUS=full keeps them too, at an fsync per commit); busy_timeout makes a
@@ -84,6 +95,9 @@ function openSqlite(options: DatabaseOptions): Database {
     transaction: (fn) => groupCommit.transaction(fn),
     async ping() {
       await sql`select 1`.execute(db);
+      // The file may be deleted or replaced under an open connection, which then writes to a file
+      // no one will open again: not ready, so that it is seen (/readyz) before data is lost.
+      if (identity !== null && fileIdentity(path) !== identity) throw new Error(`the SQLite file ${path} was removed or replaced while the server had it open`);
     },
     async close() {
       // The thread's connection closes first: the last one to close folds the log into the file.
