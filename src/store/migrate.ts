@@ -24,8 +24,26 @@ function migrator(database: Database, db: Kysely<Tables> = database.db, disableT
   });
 }
 
+/**
+ * Throws if the database has migrations this version does not know: a newer Roster migrated it,
+ * and this one would misread its tables (Kysely would only say "corrupted migrations").
+ */
+async function refuseNewerDatabase(db: Kysely<Tables>): Promise<void> {
+  let applied: string[];
+  try {
+    applied = (await sql<{ name: string }>`select name from roster_migrations`.execute(db)).rows.map((r) => r.name);
+  } catch {
+    return; // No migrations table yet: a new database.
+  }
+  const unknown = applied.filter((name) => !Object.hasOwn(migrations, name));
+  if (unknown.length > 0) {
+    throw new Error(`the database was migrated by a newer Roster (it has ${unknown.join(', ')}, which this version does not know): run that version or a later one`);
+  }
+}
+
 /** Names of the migrations not yet applied to this database. */
 export async function pendingMigrations(database: Database): Promise<string[]> {
+  await refuseNewerDatabase(database.db);
   const all = await migrator(database).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
@@ -47,6 +65,7 @@ async function migrateSqlite(database: Database): Promise<string[]> {
   return database.db.connection().execute(async (conn) => {
     await sql`begin immediate`.execute(conn);
     try {
+      await refuseNewerDatabase(conn);
       const applied = check(await migrator(database, conn, true).migrateToLatest());
       await sql`commit`.execute(conn);
       return applied;
@@ -70,6 +89,7 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
     await sql`set statement_timeout = 0`.execute(conn);
     await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(conn);
     try {
+      await refuseNewerDatabase(conn);
       return check(await migrator(database, conn).migrateToLatest());
     } finally {
       // If the connection broke, the session and its lock are gone with it.

@@ -71,3 +71,17 @@ it('0007 on SQLite: events keep their ids, seqs and data, new ones follow on, an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('refuses a database migrated by a newer Roster, naming what it does not know, in a dry run too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-newer-'));
+  const database = openDatabase({ url: join(dir, 'roster.db') });
+  try {
+    await migrateToLatest(database);
+    await sql`insert into roster_migrations (name, timestamp) values ('9999-from-the-future', '2099-01-01T00:00:00Z')`.execute(database.db);
+    await assert.rejects(pendingMigrations(database), /migrated by a newer Roster \(it has 9999-from-the-future/);
+    await assert.rejects(migrateToLatest(database), /migrated by a newer Roster/);
+  } finally {
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
