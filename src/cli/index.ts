@@ -33,6 +33,11 @@ async function migrateCommand(argv: string[]): Promise<number> {
 /** The `roster` command. Returns the exit code; errors a user can fix print one line. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `roster keys create --help` and the like: the usage, on stdout, and success.
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve': {

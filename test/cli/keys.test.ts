@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -156,4 +156,18 @@ describe('roster keys: invalid input', () => {
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout).data, []);
   });
+});
+
+it('--help on any command prints the usage and succeeds, touching no database', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-help-'));
+  try {
+    for (const args of [['serve', '--help'], ['keys', 'create', '--help'], ['migrate', '-h'], ['clients', 'list', '--help']]) {
+      const r = await runRoster(args, { cwd: dir, env: { DATABASE_URL: join(dir, 'roster.db') } });
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage:\nroster serve/, args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'roster.db')), false, 'no database made');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
