@@ -2,6 +2,9 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import { type Limiter, limiterFrom } from './limiter.js';
 import type { RedisConnection } from './redis.js';
 
+/** How long the limiter keeps to the in-process one after Redis failed, but for one probe. */
+const REDIS_PAUSE_MS = 1000;
+
 /**
  * A limiter whose budgets live in Redis, shared by every instance. Each spend is one Lua script
  * (SET NX EX, then INCRBY: rate-limiter-flexible's RateLimiterRedis), so concurrent requests on
@@ -13,6 +16,20 @@ import type { RedisConnection } from './redis.js';
  * rate-limiter-flexible's `insuranceLimiter`, done here so that the failure is seen, not hidden.)
  */
 export function createRedisLimiter(redis: RedisConnection): Limiter {
+  // After a failed call, Redis is left alone for a second but for one call (the probe), so that a
+  // Redis that hangs (connected, answering nothing) costs one request its command timeout rather
+  // than every request. An answer ends the pause at once.
+  let pausedUntil = 0;
+  // Connected again after an outage: no need to wait for a probe.
+  redis.client.on('ready', () => {
+    pausedUntil = 0;
+  });
+  const tryRedis = (): boolean => {
+    const now = Date.now();
+    if (now < pausedUntil) return false;
+    if (pausedUntil !== 0) pausedUntil = now + REDIS_PAUSE_MS;
+    return true;
+  };
   return limiterFrom((points, duration) => {
     const local = new RateLimiterMemory({ points, duration });
     const shared = new RateLimiterRedis({
@@ -26,11 +43,18 @@ export function createRedisLimiter(redis: RedisConnection): Limiter {
       rejectIfRedisNotReady: true,
     });
     async function either<T>(onRedis: () => Promise<T>, onLocal: () => Promise<T>): Promise<T> {
+      if (!tryRedis()) return onLocal();
       try {
-        return await onRedis();
+        const answer = await onRedis();
+        pausedUntil = 0;
+        return answer;
       } catch (err) {
-        if (err instanceof RateLimiterRes) throw err; // over the limit: an answer, not a failure
+        if (err instanceof RateLimiterRes) {
+          pausedUntil = 0;
+          throw err; // over the limit: an answer, not a failure
+        }
         redis.degraded(err);
+        pausedUntil = Date.now() + REDIS_PAUSE_MS;
         return onLocal();
       }
     }

@@ -3,18 +3,23 @@ import { type Server, type Socket, connect, createServer } from 'node:net';
 /**
  * A TCP proxy in front of PostgreSQL or Redis that a test can cut and restore, standing for a
  * network failure or a restart of the server behind it. While cut, open connections are reset
- * and new ones are closed as soon as they arrive.
+ * and new ones are closed as soon as they arrive. While held, connections stay open but nothing
+ * passes either way (a server that hangs); released, what was held goes through.
  */
 export interface TcpProxy {
   port: number;
   cut(): void;
   restore(): void;
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let up = true;
+  let held = false;
   const server: Server = createServer((client) => {
     if (!up) {
       client.destroy();
@@ -28,10 +33,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       sockets.delete(client);
       sockets.delete(upstream);
     };
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (!held) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -46,6 +56,20 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     cut,
     restore() {
       up = true;
+    },
+    hold() {
+      held = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+      }
+    },
+    release() {
+      held = false;
+      for (const [client, upstream] of pairs) {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }
     },
     async close() {
       cut();

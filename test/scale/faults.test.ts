@@ -200,6 +200,27 @@ await describeWithServices('Redis unreachable', ['redis'], () => {
     assert.equal(back.headers.get('x-ratelimit-remaining'), '48');
     assert.ok(server.logs.some((l) => l.level === 30 && /Redis reachable again/.test(String(l.msg))));
   });
+
+  it('a Redis that hangs (connected, answering nothing) costs one request its timeout, not every request', async () => {
+    const key = await server.mintKey(['read']);
+    const api = server.client(key);
+    assert.equal((await api.get('/v1/users?limit=1')).status, 200);
+    proxy.hold();
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 10; i++) assert.equal((await api.get('/v1/users?limit=1')).status, 200);
+      const seconds = (Date.now() - started) / 1000;
+      // Each command waits up to 1 s for Redis: ten requests that each waited would take 10 s.
+      assert.ok(seconds < 5, `ten requests took ${seconds.toFixed(1)} s`);
+    } finally {
+      proxy.release();
+    }
+    const before = Number(await counterOf(key));
+    await eventually('counting in Redis again', async () => {
+      await api.get('/v1/users?limit=1');
+      return Number(await counterOf(key)) > before;
+    });
+  });
 });
 
 describe('SQLite file full', () => {
