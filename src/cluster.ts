@@ -1,6 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import { createClusterLimiter, answerLimitRequests } from './adapters/cluster-limiter.js';
+import { answerMetricsRequests } from './adapters/cluster-metrics.js';
 import { createMemoryLimiter } from './adapters/limiter.js';
 import type { RuntimeOptions } from './compose.js';
 import type { Config } from './config.js';
@@ -46,6 +48,7 @@ export async function servePrimary(config: Config): Promise<void> {
     await database.close();
   }
   const limiter = createMemoryLimiter();
+  const metrics = new AggregatorRegistry<PrometheusContentType>();
   const live = new Set<Worker>();
   let stopping = false;
   let failedToStart = false;
@@ -60,6 +63,7 @@ export async function servePrimary(config: Config): Promise<void> {
       let listening = false;
       live.add(worker);
       answerLimitRequests(worker, limiter);
+      answerMetricsRequests(worker, metrics);
       worker.once('listening', () => {
         listening = true;
       });

@@ -76,7 +76,7 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ checks: ReadinessChec
     },
     async (request, reply) => {
       reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+      return metrics.collect();
     },
   );
 };

@@ -72,6 +72,7 @@ describe('roster serve with WORKERS=2', () => {
   let key: string;
   let limitedKey: string;
   let limitedKeyId: string;
+  let adminKey: string;
   const lines: Record<string, any>[] = [];
   const requestLines = (filter: (l: Record<string, any>) => boolean = () => true) => lines.filter((l) => l.msg === 'request' && filter(l));
 
@@ -81,6 +82,7 @@ describe('roster serve with WORKERS=2', () => {
     const limited = await runtime.services.apiKeys.create({ name: 'limited', scopes: ['read'], rateLimitPerMinute: 5 });
     limitedKey = limited.secret;
     limitedKeyId = limited.id;
+    adminKey = (await runtime.services.apiKeys.create({ name: 'scraper', scopes: ['admin'] })).secret;
     await runtime.close();
     port = await freePort();
     child = spawn(process.execPath, [BIN, 'serve'], {
@@ -128,6 +130,27 @@ describe('roster serve with WORKERS=2', () => {
     await until('the requests to be logged by both workers', () =>
       requestLines((l) => l.credential === limitedKeyId).length === 8 ? new Set(requestLines((l) => l.credential === limitedKeyId).map((l) => l.pid)).size === 2 || 'one worker' : undefined,
     ).then((spread) => assert.equal(spread, true, 'the requests were spread over both workers'));
+  });
+
+  it('answers /metrics with every worker\'s counts, whichever worker takes the scrape', async () => {
+    const scrape = async () => {
+      const text = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/metrics', agent: false, headers: { authorization: `Bearer ${adminKey}` } }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode} ${body}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const line = text.split('\n').find((l) => l.startsWith('roster_http_request_duration_seconds_count{') && l.includes('route="/v1/users/:user_id"') && l.includes('method="GET"') && l.includes('status="404"'));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const before = await scrape();
+    for (let i = 0; i < 6; i++) assert.equal((await send(port, 'GET', '/v1/users/usr_000000000000', key)).status, 404);
+    // Connections go to the workers in turn: four scrapes reach both.
+    const after = [await scrape(), await scrape(), await scrape(), await scrape()];
+    assert.deepEqual(after, Array(4).fill(before + 6), `before ${before}, after ${after.join(', ')}`);
   });
 
   it('stops the primary and every worker on SIGTERM', async () => {
