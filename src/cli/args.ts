@@ -1,7 +1,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
+import { existsSync } from 'node:fs';
 import { type Runtime, openRuntime } from '../compose.js';
+import { sqlitePath } from '../store/database.js';
 import { type Config, ConfigError, type SettingName, flagOf, loadConfig, settings } from '../config.js';
 
 export class UsageError extends Error {}
@@ -43,6 +45,23 @@ export function checkAgainst(schema: TSchema, body: Record<string, unknown>, fla
   // A pattern's own wording, as the API gives it (`x-error-message`), rather than the pattern.
   const own = (schema as { properties?: Record<string, Record<string, unknown>> }).properties?.[field]?.['x-error-message'];
   throw new UsageError(`${flags[field] ?? `--${field}`}: ${problem.keyword === 'pattern' && typeof own === 'string' ? own : problem.message}`);
+}
+
+/** The SQLite file `databaseUrl` names, if it is one that does not exist yet; else null. */
+export function missingSqliteFile(databaseUrl: string): string | null {
+  if (/^postgres(ql)?:/i.test(databaseUrl)) return null;
+  const path = sqlitePath(databaseUrl);
+  return path === ':memory:' || existsSync(path) ? null : path;
+}
+
+/**
+ * As withRuntime, for a command that only reads or removes: a SQLite file that does not exist is
+ * a mistyped DATABASE_URL more often than a new deployment, and making it would hide that.
+ */
+export async function withExistingRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const missing = missingSqliteFile(config.databaseUrl);
+  if (missing) throw new UsageError(`no database at ${missing} (DATABASE_URL); roster serve, roster migrate or a create command makes one`);
+  return withRuntime(config, fn);
 }
 
 /** Runs `fn` on a runtime opened with `config` (no HTTP), and always closes it. */

@@ -1,5 +1,5 @@
 import { CreateOAuthClientBody } from '../schemas/oauth-clients.js';
-import { UsageError, checkAgainst, parseCommand, withRuntime } from './args.js';
+import { UsageError, checkAgainst, parseCommand, withExistingRuntime, withRuntime } from './args.js';
 import { parseScopes, print } from './keys.js';
 
 export const clientsUsage = `roster clients create --name NAME --scopes read,write[,admin] [--json]
@@ -33,7 +33,7 @@ export async function clientsCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'list') {
     const { values, config } = parseCommand(rest, { json: { type: 'boolean' } });
-    return withRuntime(config, async (runtime) => {
+    return withExistingRuntime(config, async (runtime) => {
       const clients = await runtime.services.oauthClients.list();
       const lines = clients.map((c) => `${c.client_id}  ${c.name}  ${c.scopes.join(',')}  created ${c.created_at}  last used ${c.last_used_at ?? 'never'}`);
       print(values.json === true, { data: clients }, lines.length > 0 ? lines.join('\n') : 'No OAuth clients.');
@@ -44,7 +44,7 @@ export async function clientsCommand(argv: string[]): Promise<number> {
     const { positionals, config } = parseCommand(rest, {}, 1);
     const id = positionals[0];
     if (!id) throw new UsageError('usage: roster clients revoke CLIENT_ID');
-    return withRuntime(config, async (runtime) => {
+    return withExistingRuntime(config, async (runtime) => {
       await runtime.services.oauthClients.revoke(id);
       process.stdout.write(`Revoked ${id}: its tokens stop working within 5 seconds.\n`);
       return 0;
@@ -59,7 +59,7 @@ export async function signingKeysCommand(argv: string[]): Promise<number> {
   const own: { json?: { type: 'boolean' } } = sub === 'list' || sub === 'rotate' ? { json: { type: 'boolean' } } : {};
   if (!['list', 'rotate', 'prune', 'remove'].includes(sub ?? '')) throw new UsageError(clientsUsage);
   const { values, positionals, config } = parseCommand(rest, own as { json: { type: 'boolean' } }, sub === 'remove' ? 1 : 0);
-  return withRuntime(config, async (runtime) => {
+  return withExistingRuntime(config, async (runtime) => {
     const keys = runtime.services.signingKeys;
     if (sub === 'list') {
       const list = await keys.list();

@@ -1,7 +1,8 @@
 import { AppError } from '../errors.js';
 import { openDatabase } from '../store/database.js';
 import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
-import { ConfigError, UsageError, parseCommand } from './args.js';
+import { migrations } from '../store/migrations/index.js';
+import { ConfigError, UsageError, missingSqliteFile, parseCommand } from './args.js';
 import { clientsCommand, clientsUsage, signingKeysCommand } from './clients.js';
 import { keysCommand, keysUsage } from './keys.js';
 
@@ -15,6 +16,11 @@ Every setting is an environment variable (PORT) and a flag (--port); see the REA
 
 async function migrateCommand(argv: string[]): Promise<number> {
   const { values, config } = parseCommand(argv, { 'dry-run': { type: 'boolean' } });
+  // A dry run changes nothing: not even by creating the file it would migrate.
+  if (values['dry-run'] && missingSqliteFile(config.databaseUrl)) {
+    process.stdout.write(`Would apply:\n${Object.keys(migrations).join('\n')}\n`);
+    return 0;
+  }
   const database = openDatabase({ url: config.databaseUrl, poolSize: 1 });
   try {
     if (values['dry-run']) {

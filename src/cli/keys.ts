@@ -1,6 +1,6 @@
 import { CreateApiKeyBody } from '../schemas/api-keys.js';
 import { SCOPES, type Scope } from '../services/auth.js';
-import { UsageError, checkAgainst, parseCommand, withRuntime } from './args.js';
+import { UsageError, checkAgainst, parseCommand, withExistingRuntime, withRuntime } from './args.js';
 
 export const keysUsage = `roster keys create --name NAME --scopes read,write[,admin] [--expires-in 30d] [--rate-limit N] [--json]
 roster keys list [--json]
@@ -62,7 +62,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'list') {
     const { values, config } = parseCommand(rest, { json: { type: 'boolean' } });
-    return withRuntime(config, async (runtime) => {
+    return withExistingRuntime(config, async (runtime) => {
       const keys = await runtime.services.apiKeys.list();
       const lines = keys.map((k) => `${k.id}  ${k.name}  ${k.scopes.join(',')}  created ${k.created_at}  last used ${k.last_used_at ?? 'never'}${k.expires_at ? `  expires ${k.expires_at}` : ''}`);
       print(values.json === true, { data: keys }, lines.length > 0 ? lines.join('\n') : 'No API keys.');
@@ -73,7 +73,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
     const { positionals, config } = parseCommand(rest, {}, 1);
     const id = positionals[0];
     if (!id) throw new UsageError('usage: roster keys revoke KEY_ID');
-    return withRuntime(config, async (runtime) => {
+    return withExistingRuntime(config, async (runtime) => {
       await runtime.services.apiKeys.revoke(id);
       process.stdout.write(`Revoked ${id}.\n`);
       return 0;

@@ -152,9 +152,12 @@ describe('roster keys: invalid input', () => {
       assert.match(lines[0], /^roster: /, what);
       assert.match(lines[0], pattern, what);
     }
+    // Nothing at all: not even the database file, which listing does not create either.
+    assert.equal(existsSync(env.DATABASE_URL), false, 'no database was made');
     const list = await runRoster(['keys', 'list', '--json'], { env });
-    assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(JSON.parse(list.stdout).data, []);
+    assert.equal(list.code, 2);
+    assert.match(list.stderr, /^roster: no database at .*roster\.db \(DATABASE_URL\)/);
+    assert.equal(existsSync(env.DATABASE_URL), false, 'listing made none');
   });
 });
 

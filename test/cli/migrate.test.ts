@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { afterEach, it } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/store/database.js';
@@ -38,6 +39,7 @@ await describeEachBackend('roster migrate', (backend: Backend) => {
     const dry = await runRoster(['migrate', '--dry-run'], { DATABASE_URL: url });
     assert.equal(dry.code, 0, dry.stderr);
     assert.equal(dry.stdout, `Would apply:\n${ALL.join('\n')}\n`);
+    if (backend.name === 'sqlite') assert.equal(existsSync(url), false, 'a dry run does not even create the file');
     assert.equal(await appliedIn(url), null, 'a dry run creates nothing');
 
     const results = await Promise.all([1, 2, 3].map(() => runRoster(['migrate'], { DATABASE_URL: url })));
