@@ -177,7 +177,7 @@ function parseValue(setting: Setting, raw: string): unknown {
         } catch {
           fail('not a valid postgres:// URL');
         }
-      } else if (scheme !== undefined && scheme !== 'sqlite' && raw !== ':memory:') {
+      } else if (scheme !== undefined && scheme !== 'sqlite') {
         // Anything else with a scheme (mysql:, http:, a typo) would become a file of that name.
         fail(`expected a SQLite file path or sqlite: URL, or a postgres:// URL, got a ${scheme}: URL`);
       }

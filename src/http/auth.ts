@@ -54,7 +54,8 @@ export function authenticate({ authenticator, authFailures }: AuthOptions) {
     if (!routeOf(request).config.scope) return;
     const header = request.headers.authorization;
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>');
-    const match = repeatsAuthorization(request.raw.rawHeaders) ? null : BEARER.exec(header);
+    const repeated = repeatsAuthorization(request.raw.rawHeaders);
+    const match = repeated ? null : BEARER.exec(header);
     const fingerprint = match ? hashSecret(match[1]) : null;
     const attempt = await authFailures.begin(request.ip, fingerprint);
     if (attempt.wait > 0) {
@@ -64,7 +65,7 @@ export function authenticate({ authenticator, authFailures }: AuthOptions) {
     // A failure keeps the unit its attempt took.
     if (!principal) {
       if (match) throw unauthorized('Invalid, expired or revoked credential', 'invalid_token');
-      if (repeatsAuthorization(request.raw.rawHeaders)) throw unauthorized('Send one Authorization header, not several', 'invalid_request');
+      if (repeated) throw unauthorized('Send one Authorization header, not several', 'invalid_request');
       if (!BEARER_SCHEME.test(header)) throw unauthorized('Unsupported authorization scheme: send Authorization: Bearer <API key or access token>');
       throw unauthorized('Malformed Authorization header: expected Bearer <credential>', 'invalid_request');
     }

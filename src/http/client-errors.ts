@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { randomId } from '../adapters/ids.js';
 import { AppError, validationError } from '../errors.js';
+import { bodyOf } from './errors.js';
 
 function answerFor(code: string | undefined): AppError {
   if (code === 'HPE_HEADER_OVERFLOW') return new AppError('request_header_fields_too_large', 'The request line and headers are larger than the server accepts');
@@ -24,7 +25,7 @@ export function answerClientError(this: FastifyInstance, err: NodeJS.ErrnoExcept
   // The access log's line for it, as for any request (the id is what the caller was given).
   this.log.info({ request_id: requestId, method: null, route: null, status: error.status, latency_ms: null, credential: null, reason: err.code ?? null }, 'request');
   if (socket.writable) {
-    const body = JSON.stringify(error.details ? { error: error.code, message: error.message, details: error.details } : { error: error.code, message: error.message });
+    const body = JSON.stringify(bodyOf(error));
     socket.write(
       `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

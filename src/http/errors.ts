@@ -3,7 +3,8 @@ import { AppError, VALIDATION_MESSAGE, validationError } from '../errors.js';
 import { accessLog } from './access-log.js';
 import { validationDetails } from './validation.js';
 
-function bodyOf(err: AppError): Record<string, unknown> {
+/** The contract's error body (API.md §4) of `err`. */
+export function bodyOf(err: AppError): Record<string, unknown> {
   return err.details ? { error: err.code, message: err.message, details: err.details } : { error: err.code, message: err.message };
 }
 

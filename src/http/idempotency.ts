@@ -38,9 +38,9 @@ const IdempotencyKeyHeader = Type.Object({
 });
 
 /**
- * A POST or PATCH route's schema with what `Idempotency-Key` adds to it: the header, the 409 of a
- * request still in flight under the key and the 422 of a key reused. The header's checks stay in
- * preHandler below, whose messages name it as sent.
+ * A POST or PATCH route's schema with what `Idempotency-Key` adds to it: the header (whose form
+ * this schema checks, with the rest of the request), the 409 of a request still in flight under
+ * the key and the 422 of a key reused.
  */
 export function withIdempotencyKey(schema: FastifySchema | undefined): FastifySchema {
   const errors = errorResponses([409, 422]);

@@ -110,7 +110,7 @@ export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
     async list(filter: EventFilter, after: FeedPosition | null, limit: number): Promise<StoredEvent[]> {
       let q = db.selectFrom('events').selectAll();
       if (dialect === 'postgres') {
-        q = q.where(sql<boolean>`tx < (${settledHorizon})`);
+        q = q.where(sql<boolean>`tx < (${settledHorizon})`).orderBy(sql`tx`);
         if (after) q = q.where(sql<boolean>`(tx, seq) > (${after.tx ?? (await txOf(after.seq))}::xid8, ${after.seq})`);
       } else if (after) {
         q = q.where('seq', '>', after.seq);
@@ -119,7 +119,6 @@ export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
       if (filter.types !== undefined && filter.types.length > 0) q = q.where('type', 'in', filter.types);
       if (filter.createdAfter !== undefined) q = q.where('created_at', '>=', filter.createdAfter);
       if (filter.createdBefore !== undefined) q = q.where('created_at', '<', filter.createdBefore);
-      if (dialect === 'postgres') q = q.orderBy(sql`tx`);
       const rows = await q.orderBy('seq', 'asc').limit(limit).execute();
       return rows.map(toEvent);
     },
