@@ -117,6 +117,14 @@ await describeEachBackend('GET /v1/users', (backend) => {
       assert.deepEqual(await ids({ q: tag, role: 'admin' }), [alpha]);
     });
 
+    it('role: one that is not configured is a 400, not an empty page', async () => {
+      for (const role of ['superuser', 'Admin', '']) {
+        const res = await api.get(`/v1/users?role=${role}`);
+        assert.equal(res.status, 400, role);
+        assert.deepEqual(res.body.details, { role: ['Must be one of: admin, member, viewer'] }, role);
+      }
+    });
+
     it('q: a case-insensitive prefix of email, username, first or last name', async () => {
       assert.deepEqual(await ids({ q: tag }), [alpha, beta, gamma]);
       assert.deepEqual(await ids({ q: tag.toUpperCase() }), [alpha, beta, gamma]);
