@@ -53,18 +53,47 @@ function check(part: unknown, whole: string, details: ErrorDetails): void {
   }
 }
 
+const MALFORMED_ENCODING = 'Malformed URL encoding';
+
+function decoded(component: string): string | null {
+  try {
+    return decodeURIComponent(component.replaceAll('+', ' '));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The query parser keeps a malformed escape (`%ZZ`, or bytes that are not UTF-8, as `%E9`) as its
+ * raw text, so `q=%E9` would search for the three characters `%E9`: refused instead, under the
+ * parameter's name when that can be read.
+ */
+function checkQueryEncoding(url: string, details: ErrorDetails): void {
+  const start = url.indexOf('?');
+  if (start < 0 || !url.includes('%', start)) return;
+  for (const pair of url.slice(start + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const key = decoded(eq < 0 ? pair : pair.slice(0, eq));
+    if (key === null || (eq >= 0 && decoded(pair.slice(eq + 1)) === null)) (details[key ?? 'query'] ??= []).push(MALFORMED_ENCODING);
+  }
+}
+
 /**
  * preValidation: text that no store can keep faithfully is refused before it reaches one.
  * PostgreSQL rejects NUL in text and jsonb and unpaired surrogates in jsonb (a 500 otherwise);
  * SQLite would silently turn an unpaired surrogate into U+FFFD, and JSON turns a number too
- * large for a double into null. Path parameters, query strings and bodies of every route alike.
+ * large for a double into null. Path parameters, query strings and bodies of every route alike;
+ * a query string must also be well-formed percent-encoded UTF-8.
  */
 export async function rejectUnstorableText(request: FastifyRequest): Promise<void> {
   // Only the parts a route declares reach it (and so a store); the rest is ignored, not refused.
   const schema = (routeOf(request).schema ?? {}) as Record<string, unknown>;
   const details: ErrorDetails = Object.create(null);
   if (schema.params) check(request.params, 'path', details);
-  if (schema.querystring) check(request.query, 'query', details);
+  if (schema.querystring) {
+    checkQueryEncoding(request.url, details);
+    check(request.query, 'query', details);
+  }
   if (schema.body && request.body !== undefined) check(request.body, 'body', details);
   if (Object.keys(details).length > 0) throw validationError(details);
 }

@@ -300,6 +300,23 @@ await describeEachBackend('errors (API.md §4)', (backend) => {
       assert.ok(!res.text.includes('FST_'), 'no framework internals');
     });
 
+    it('answers a query with broken percent-encoding, naming the parameter, where it used to search for the raw text', async () => {
+      const cases: [string, string][] = [
+        ['q=%ZZab', 'q'],
+        ['q=caf%E9', 'q'],
+        ['email=a%@example.com', 'email'],
+        ['limit=2&username=%C0%AF', 'username'],
+        ['%E9=1', 'query'],
+      ];
+      for (const [query, field] of cases) {
+        const res = await call(server.url, 'GET', `/v1/users?${query}`, { key: readKey });
+        assertErrorBody(res, 400, 'validation_error');
+        assert.deepEqual(res.body.details, { [field]: ['Malformed URL encoding'] }, query);
+      }
+      const fine = await call(server.url, 'GET', '/v1/users?q=caf%C3%A9+x%2B%25', { key: readKey });
+      assert.equal(fine.status, 200, 'well-formed escapes, + and an escaped % still pass');
+    });
+
     it('logs one access line for each, like any other request', async () => {
       for (const [id, path] of [['bad-encoding', '/v1/users/%E0%A4%A'], ['overlong', `/v1/users/usr_${'a'.repeat(300)}`]]) {
         const requestId = `${id}-${Math.random().toString(36).slice(2)}`;
