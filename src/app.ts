@@ -11,6 +11,7 @@ import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency, withIdempotencyKey } from './http/idempotency.js';
 import { refuseUnexpectedBody, registerJsonBodies } from './http/json-body.js';
 import { type LogStream, asyncStdout } from './http/log-destination.js';
+import { requireOneHost } from './http/host-header.js';
 import { createMetrics } from './http/metrics.js';
 import { registerDocs, registerOpenApi } from './http/openapi.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -88,6 +89,8 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+      // http/host-header checks it instead, answering in the API's error body.
+      requireHostHeader: false,
     },
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
@@ -103,6 +106,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
 
   const metrics = createMetrics();
   app.addHook('onRequest', responseHeaders);
+  app.addHook('onRequest', requireOneHost);
   await registerCors(app, config.corsOrigins);
   app.addHook('onRequest', authenticate({ authenticator: services.authenticator, authFailures: services.authFailures }));
   app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));

@@ -305,6 +305,27 @@ describe('slow and numerous clients', () => {
     }
   });
 
+  it('refuses an HTTP/1.1 request with no Host, or with two, in the API\'s error body (RFC 9112 §3.2)', async () => {
+    const cases: Array<[string, number, Record<string, string[]> | null]> = [
+      [`GET /v1/users HTTP/1.1\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`, 400, { Host: ['Required in HTTP/1.1'] }],
+      [`GET /v1/users HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`, 400, { Host: ['Must be given once'] }],
+      [`GET /v1/users HTTP/1.0\r\nAuthorization: Bearer ${key}\r\n\r\n`, 200, null],
+    ];
+    for (const [request, status, details] of cases) {
+      const client = await rawClient(server.url);
+      try {
+        client.socket.write(request);
+        await until(() => client.closed, 'the answer and the connection closed');
+        const [head, body] = client.received.split('\r\n\r\n');
+        assert.match(head, new RegExp(`^HTTP/1\\.[01] ${status} `), head);
+        assert.match(head, /\r\nX-Request-Id: [^\r]+\r\n/i, 'the headers every answer carries');
+        if (details) assert.deepEqual(JSON.parse(body), { error: 'validation_error', message: 'Invalid request parameters', details });
+      } finally {
+        client.socket.destroy();
+      }
+    }
+  });
+
   it('answers oversized request headers with 431 (or a close), and keeps serving', async () => {
     let status: number | 'closed';
     try {
