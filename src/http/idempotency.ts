@@ -4,6 +4,7 @@ import { validationError } from '../errors.js';
 import { errorResponses } from '../schemas/common.js';
 import { User } from '../schemas/users.js';
 import { type IdempotencyService, requestFingerprint } from '../services/idempotency.js';
+import { partitionOf } from '../services/auth.js';
 import { routeOf } from './route-of.js';
 
 declare module 'fastify' {
@@ -78,7 +79,7 @@ export function idempotency(service: IdempotencyService) {
       }
       // Its form was checked with the rest of the request (IdempotencyKeyHeader).
       if (typeof key !== 'string') return undefined;
-      const principalId = request.principal.id;
+      const principalId = partitionOf(request.principal);
       const result = await service.begin(principalId, key, requestFingerprint(request.method, request.url, request.body ?? null));
       if (result.kind === 'claimed') {
         request.idempotencyClaim = { principalId, key };

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Limiter } from '../adapters/limiter.js';
 import { AppError } from '../errors.js';
+import { partitionOf } from '../services/auth.js';
 
 const WINDOW_SECONDS = 60;
 
@@ -12,7 +13,7 @@ export function rateLimit(limiter: Limiter, defaultPerMinute: number) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const principal = request.principal;
     if (!principal) return;
-    const result = await limiter.consume(`credential:${principal.id}`, principal.rateLimitPerMinute ?? defaultPerMinute, WINDOW_SECONDS);
+    const result = await limiter.consume(`credential:${partitionOf(principal)}`, principal.rateLimitPerMinute ?? defaultPerMinute, WINDOW_SECONDS);
     reply.header('x-ratelimit-limit', result.limit);
     reply.header('x-ratelimit-remaining', result.remaining);
     reply.header('x-ratelimit-reset', result.resetAt);

@@ -10,6 +10,16 @@ export interface Principal {
   scopes: ReadonlySet<Scope>;
   /** The credential's own limit per minute, or null for the default. */
   rateLimitPerMinute: number | null;
+  /** Set for a token of the external issuer, whose client ids are not Roster's to allocate. */
+  external?: true;
+}
+
+/**
+ * Whose rate budget and kept Idempotency-Key responses a request uses. An external issuer may
+ * name its clients anything, `key_…` included, so its ids live apart from Roster's own.
+ */
+export function partitionOf(principal: Principal): string {
+  return principal.external ? `external:${principal.id}` : principal.id;
 }
 
 /** Who made a change, as recorded with it. */

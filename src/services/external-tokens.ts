@@ -136,7 +136,7 @@ export function createExternalTokenVerifier(options: ExternalIssuerOptions): Tok
         });
         const id = clientOf(payload);
         if (!id) return null;
-        return { kind: 'oauth_client', id, scopes: expandScopes(scopesOf(payload)), rateLimitPerMinute: null };
+        return { kind: 'oauth_client', id, scopes: expandScopes(scopesOf(payload)), rateLimitPerMinute: null, external: true };
       } catch (err) {
         // The issuer unreachable, failing or publishing a broken key set is not the caller's fault: 503, not 401.
         if (err instanceof KeySetUnavailable || err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof TypeError && /fetch/i.test(err.message))) {

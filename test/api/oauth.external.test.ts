@@ -101,6 +101,30 @@ describe('tokens of an external issuer (discovered by OpenID metadata), alongsid
     await assertRefused(server, userId, before, 'signed by the dropped key');
   });
 
+  it('keeps its clients apart from Roster\'s own credentials of the same id: rate budget and kept responses', async () => {
+    const secret = await server.mintKey(['write']);
+    const keyId = `key_${secret.split('_')[1]}`;
+    const local = clientFor(server.url, secret);
+    const external = clientFor(server.url, await issuer.sign({ aud: AUDIENCE, sub: 's', client_id: keyId, scope: 'write' }));
+
+    const body = uniqueUser();
+    const headers = { 'idempotency-key': `same-${Math.random()}` };
+    const created = await local.post('/v1/users', { body, headers });
+    assert.equal(created.status, 201, created.text);
+    await local.get(`/v1/users/${userId}`);
+    const localRemaining = Number((await local.get(`/v1/users/${userId}`)).headers.get('x-ratelimit-remaining'));
+
+    const first = await external.get(`/v1/users/${userId}`);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(Number(first.headers.get('x-ratelimit-remaining')), Number(first.headers.get('x-ratelimit-limit')) - 1, 'a budget of its own');
+    assert.ok(Number(first.headers.get('x-ratelimit-remaining')) > localRemaining);
+
+    // The same key and body: not the local key's kept 201, but a request of its own (the email is taken by then).
+    const retried = await external.post('/v1/users', { body, headers });
+    assert.equal(retried.headers.get('idempotent-replayed'), null);
+    assert.equal(retried.status, 409, retried.text);
+  });
+
   it('accepts built-in tokens at the same time', async () => {
     const client = await createClient(server, ['read']);
     const token = await tokenWithLibrary(server, client.client_id, client.client_secret, 'basic');
