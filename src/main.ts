@@ -87,6 +87,11 @@ export async function serve(config: Config): Promise<void> {
     throw err;
   }
   server.app.log.info({ url: server.url, database: server.runtime.database.location }, 'roster listening');
+  // The default PUBLIC_URL is made from PORT before the port is chosen, and tokens, links and
+  // /openapi.json are built on it: with PORT=0 it names port 0.
+  if (config.port === 0 && new URL(config.publicUrl).port === '0') {
+    server.app.log.warn({ url: server.url }, 'PORT=0 without PUBLIC_URL: tokens, verification links and /openapi.json name port 0; set PUBLIC_URL to the address clients use');
+  }
   // Shown at once rather than with the next block of log lines (log-destination.ts), as is the
   // start of a shutdown.
   logStream.flush();

@@ -46,6 +46,10 @@ describe('roster serve', () => {
         60_000,
       );
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'listens on 127.0.0.1 by default');
+      assert.ok(
+        jsonLines(server.out.stdout).some((l) => l.level === 40 && String(l.msg).startsWith('PORT=0 without PUBLIC_URL')),
+        'warns that the default PUBLIC_URL names port 0',
+      );
       assert.ok(existsSync(join(cwd, 'data', 'roster.db')), './data/roster.db is created, with its folder');
 
       const health = await call(url, 'GET', '/healthz', { headers: { 'x-request-id': 'serve-health' } });
