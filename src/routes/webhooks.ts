@@ -140,7 +140,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookServic
         operationId: 'retryWebhookDelivery',
         summary: 'Redeliver an event',
         description:
-          'Puts a finished delivery (typically `failed`) back in line with a fresh 24-hour retry window; it is sent before the same user’s later pending events. 409 if it is still pending.',
+          'Puts a finished delivery (typically `failed`) back in line with a fresh 24-hour retry window whose backoff restarts at the base delay (`attempts` keeps counting every attempt); it is sent before the same user’s later pending events. 409 if it is still pending.',
         tags,
         security,
         params: DeliveryParams,

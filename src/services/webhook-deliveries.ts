@@ -60,7 +60,8 @@ export function createDeliveryEngine({ store, config, tuning: overrides, send = 
     };
     if (succeeded) return { attempt, status: 'succeeded', nextAttemptAt: nowMs, completedAt: attemptedAt };
     if (nowMs - d.windowStartedAt >= tuning.retryWindowMs) return { attempt, status: 'failed', nextAttemptAt: nowMs, completedAt: attemptedAt };
-    return { attempt, status: 'pending', nextAttemptAt: nowMs + retryDelay(d.attempts, tuning), completedAt: null };
+    // Counted per window, not in total: after a manual retry the backoff starts over at the base delay.
+    return { attempt, status: 'pending', nextAttemptAt: nowMs + retryDelay(d.windowAttempts, tuning), completedAt: null };
   }
 
   return {

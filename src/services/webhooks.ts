@@ -165,7 +165,8 @@ export function createWebhookService({ store, config }: Deps) {
 
     /**
      * Puts a finished (failed, or even succeeded) delivery back in line, with a fresh 24-hour
-     * retry window. In order per user still holds: it goes before that user's later events.
+     * retry window and its backoff started over. In order per user still holds: it goes before
+     * that user's later events.
      */
     async retryDelivery(id: string, deliveryId: string) {
       await endpoint(id);

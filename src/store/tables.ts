@@ -119,7 +119,10 @@ export interface WebhookDeliveriesTable {
   user_id: string;
   /** `pending`, `succeeded` or `failed` (given up). */
   status: string;
+  /** Every attempt ever made, across retry windows. */
   attempts: number;
+  /** Attempts in the current retry window: what the backoff is computed from. */
+  window_attempts: number;
   /** Epoch milliseconds. */
   next_attempt_at: number;
   /** Epoch milliseconds; a claimed delivery is not claimed again before. */

@@ -12,7 +12,10 @@ export interface StoredDelivery {
   eventType: string;
   userId: string;
   status: DeliveryStatus;
+  /** Every attempt ever made, including the one just claimed. */
   attempts: number;
+  /** Attempts since the retry window began (a manual retry opens a new one), including the one just claimed. */
+  windowAttempts: number;
   nextAttemptAt: number;
   /** Epoch milliseconds until which the current claim holds. */
   lockedUntil: number;
@@ -70,6 +73,7 @@ function toDelivery(row: Selectable<Tables['webhook_deliveries']>): StoredDelive
     userId: row.user_id,
     status: row.status as DeliveryStatus,
     attempts: Number(row.attempts),
+    windowAttempts: Number(row.window_attempts),
     nextAttemptAt: Number(row.next_attempt_at),
     lockedUntil: Number(row.locked_until),
     claimToken: row.claim_token,
@@ -114,6 +118,7 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
             user_id: r.userId,
             status: 'pending',
             attempts: 0,
+            window_attempts: 0,
             next_attempt_at: r.nowMs,
             locked_until: 0,
             window_started_at: r.nowMs,
@@ -155,7 +160,7 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
       if (dialect === 'postgres') due = due.forUpdate('d').skipLocked();
       const rows = await db
         .updateTable('webhook_deliveries')
-        .set({ locked_until: nowMs + leaseMs, claim_token: token, attempts: sql`attempts + 1` })
+        .set({ locked_until: nowMs + leaseMs, claim_token: token, attempts: sql`attempts + 1`, window_attempts: sql`window_attempts + 1` })
         .where('seq', 'in', due)
         .returningAll()
         .execute();
@@ -203,7 +208,7 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
     async release(deliveryId: string, token: string): Promise<void> {
       await db
         .updateTable('webhook_deliveries')
-        .set({ locked_until: 0, claim_token: null, attempts: sql`attempts - 1` })
+        .set({ locked_until: 0, claim_token: null, attempts: sql`attempts - 1`, window_attempts: sql`window_attempts - 1` })
         .where('id', '=', deliveryId)
         .where('claim_token', '=', token)
         .execute();
@@ -225,11 +230,14 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
       return rows.map(toAttempt);
     },
 
-    /** Puts a finished delivery back in line for a fresh retry window; false if it is still pending. */
+    /**
+     * Puts a finished delivery back in line for a fresh retry window, its backoff starting over
+     * (`attempts` keeps the total); undefined if it is still pending.
+     */
     async requeue(endpointId: string, id: string, nowMs: number): Promise<StoredDelivery | undefined> {
       const row = await db
         .updateTable('webhook_deliveries')
-        .set({ status: 'pending', next_attempt_at: nowMs, window_started_at: nowMs, locked_until: 0, claim_token: null, completed_at: null })
+        .set({ status: 'pending', next_attempt_at: nowMs, window_started_at: nowMs, window_attempts: 0, locked_until: 0, claim_token: null, completed_at: null })
         .where('endpoint_id', '=', endpointId)
         .where('id', '=', id)
         .where('status', '<>', 'pending')

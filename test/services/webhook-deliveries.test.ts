@@ -6,7 +6,7 @@ import { erasePersonalData } from '../../src/services/erasure.js';
 import { DEFAULT_TUNING, createDeliveryEngine, retryDelay } from '../../src/services/webhook-deliveries.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { uniqueUser } from '../helpers/client.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { startReceiver, waitFor } from '../helpers/receiver.js';
 
 describe('webhook retry schedule', () => {
   it('doubles per attempt within [delay/2, delay], capped', () => {
@@ -73,6 +73,60 @@ await describeEachBackend('delivery claims', (backend) => {
       await sound.deliver(second.deliveries[0], second.token);
       assert.equal(receiver.received.length, 1);
       assert.equal(receiver.received[0].answered, 200);
+    } finally {
+      await receiver.close();
+      await runtime.close();
+      await db.drop();
+    }
+  });
+});
+
+await describeEachBackend('manual redelivery', (backend) => {
+  it('restarts the backoff at the base delay, then doubles it, while attempts keeps the total', async () => {
+    const db = await backend.create();
+    const config = configWith({ databaseUrl: db.url, webhookAllowPrivate: true });
+    const runtime = await openRuntime(config);
+    const receiver = await startReceiver(() => 500);
+    const lease = { leaseMs: 10_000, timeoutMs: 2000 };
+    try {
+      const endpoint = await runtime.services.webhooks.create({ url: receiver.url });
+      await runtime.services.users.create(uniqueUser('redeliver'), { actor: { kind: 'system', id: 'test' }, requestId: 'req-redeliver' });
+      async function attempt(engine: ReturnType<typeof createDeliveryEngine>) {
+        const { token, deliveries } = await waitFor('a due delivery', async () => {
+          const claimed = await engine.claim(10);
+          return claimed.deliveries.length > 0 ? claimed : null;
+        });
+        assert.equal(deliveries.length, 1);
+        const before = Date.now();
+        await engine.deliver(deliveries[0], token);
+        const after = Date.now();
+        const d = (await runtime.store.webhookDeliveries.findById(endpoint.id, deliveries[0].id))!;
+        // The delay chosen, bracketed by when the attempt could have ended (stored times keep whole seconds).
+        return { ...d, delay: { atLeast: d.nextAttemptAt - after, atMost: d.nextAttemptAt - before } };
+      }
+      // Nine failed attempts, the last one past the retry window: the delivery is given up.
+      const quick = createDeliveryEngine({ store: runtime.store, config, tuning: { ...lease, baseDelayMs: 1, maxDelayMs: 1 } });
+      for (let i = 0; i < 8; i += 1) assert.equal((await attempt(quick)).status, 'pending');
+      const expired = createDeliveryEngine({ store: runtime.store, config, tuning: { ...lease, retryWindowMs: 0 } });
+      const failed = await attempt(expired);
+      assert.equal(failed.status, 'failed');
+      assert.equal(failed.attempts, 9);
+
+      const retried = await runtime.services.webhooks.retryDelivery(endpoint.id, failed.id);
+      assert.equal(retried.status, 'pending');
+      assert.equal(retried.attempts, 9, 'the wire still counts every attempt');
+      // Resuming at the tenth attempt's backoff would wait at least 128 s; a fresh
+      // schedule waits the base delay (half of it fixed, half jitter), then twice that.
+      const engine = createDeliveryEngine({ store: runtime.store, config, tuning: { ...lease, baseDelayMs: 500, maxDelayMs: 3_600_000 } });
+      const first = await attempt(engine);
+      assert.equal(first.status, 'pending');
+      assert.ok(first.delay.atMost >= 250 && first.delay.atLeast <= 500, `first delay after the retry: ${JSON.stringify(first.delay)} ms`);
+      const second = await attempt(engine);
+      assert.ok(second.delay.atMost >= 500 && second.delay.atLeast <= 1000, `second delay after the retry: ${JSON.stringify(second.delay)} ms`);
+      assert.equal(second.attempts, 11);
+      const [wire] = (await runtime.services.webhooks.listDeliveries(endpoint.id, {})).data;
+      assert.equal(wire.attempts, 11);
+      assert.equal(receiver.received.length, 11);
     } finally {
       await receiver.close();
       await runtime.close();

@@ -8,6 +8,7 @@ import * as m0006 from './0006-webhooks-and-idempotency.js';
 import * as m0007 from './0007-events-rowid.js';
 import * as m0008 from './0008-idempotency-user.js';
 import * as m0009 from './0009-events-commit-order.js';
+import * as m0010 from './0010-webhook-window-attempts.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -26,4 +27,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0007-events-rowid': m0007,
   '0008-idempotency-user': m0008,
   '0009-events-commit-order': m0009,
+  '0010-webhook-window-attempts': m0010,
 };
