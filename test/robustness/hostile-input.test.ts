@@ -212,6 +212,19 @@ function rawClient(url: string): Promise<RawClient> {
   });
 }
 
+/** Sends one raw request and waits for the server to answer and close: its head and body. */
+async function exchange(url: string, request: string, what: string): Promise<[string, string]> {
+  const client = await rawClient(url);
+  try {
+    client.socket.write(request);
+    await until(() => client.closed, what);
+    const [head, body] = client.received.split('\r\n\r\n');
+    return [head, body];
+  } finally {
+    client.socket.destroy();
+  }
+}
+
 describe('slow and numerous clients', () => {
   let server: TestServer;
   let key: string;
@@ -284,24 +297,17 @@ describe('slow and numerous clients', () => {
       [`FOO /v1/users HTTP/1.1\r\nHost: x\r\n\r\n`, 400, 'validation_error'],
     ];
     for (const [request, status, code] of cases) {
-      const client = await rawClient(server.url);
-      try {
-        client.socket.write(request);
-        await until(() => client.closed, 'the refused request to be answered and its connection closed');
-        const [head, body] = client.received.split('\r\n\r\n');
-        assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), head);
-        assert.match(head, /\r\nX-Request-Id: req_[a-z0-9]{16}\r\n/i);
-        assert.match(head, /\r\nX-Content-Type-Options: nosniff\r\n/i);
-        assert.match(head, /\r\nCache-Control: no-store\r\n/i);
-        const parsed = JSON.parse(body);
-        assert.equal(parsed.error, code);
-        const id = /\r\nX-Request-Id: (req_[a-z0-9]{16})\r\n/i.exec(head)![1];
-        await until(() => server.logs.some((l) => l.request_id === id && l.msg === 'request' && l.status === status), 'its access-log line');
-        assert.equal(typeof parsed.message, 'string');
-        assert.deepEqual(Object.keys(parsed).filter((k) => !['error', 'message', 'details'].includes(k)), [], 'nothing but the error body');
-      } finally {
-        client.socket.destroy();
-      }
+      const [head, body] = await exchange(server.url, request, 'the refused request to be answered and its connection closed');
+      assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), head);
+      assert.match(head, /\r\nX-Request-Id: req_[a-z0-9]{16}\r\n/i);
+      assert.match(head, /\r\nX-Content-Type-Options: nosniff\r\n/i);
+      assert.match(head, /\r\nCache-Control: no-store\r\n/i);
+      const parsed = JSON.parse(body);
+      assert.equal(parsed.error, code);
+      const id = /\r\nX-Request-Id: (req_[a-z0-9]{16})\r\n/i.exec(head)![1];
+      await until(() => server.logs.some((l) => l.request_id === id && l.msg === 'request' && l.status === status), 'its access-log line');
+      assert.equal(typeof parsed.message, 'string');
+      assert.deepEqual(Object.keys(parsed).filter((k) => !['error', 'message', 'details'].includes(k)), [], 'nothing but the error body');
     }
   });
 
@@ -312,17 +318,10 @@ describe('slow and numerous clients', () => {
       [`GET /v1/users HTTP/1.0\r\nAuthorization: Bearer ${key}\r\n\r\n`, 200, null],
     ];
     for (const [request, status, details] of cases) {
-      const client = await rawClient(server.url);
-      try {
-        client.socket.write(request);
-        await until(() => client.closed, 'the answer and the connection closed');
-        const [head, body] = client.received.split('\r\n\r\n');
-        assert.match(head, new RegExp(`^HTTP/1\\.[01] ${status} `), head);
-        assert.match(head, /\r\nX-Request-Id: [^\r]+\r\n/i, 'the headers every answer carries');
-        if (details) assert.deepEqual(JSON.parse(body), { error: 'validation_error', message: 'Invalid request parameters', details });
-      } finally {
-        client.socket.destroy();
-      }
+      const [head, body] = await exchange(server.url, request, 'the answer and the connection closed');
+      assert.match(head, new RegExp(`^HTTP/1\\.[01] ${status} `), head);
+      assert.match(head, /\r\nX-Request-Id: [^\r]+\r\n/i, 'the headers every answer carries');
+      if (details) assert.deepEqual(JSON.parse(body), { error: 'validation_error', message: 'Invalid request parameters', details });
     }
   });
 
