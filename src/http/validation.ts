@@ -120,6 +120,12 @@ function messageOf(e: ErrorObject, roles: readonly string[]): string {
       return `Must be at most ${String(e.schema)} bytes when serialized`;
     case 'x-max-depth':
       return `Must not nest objects and arrays more than ${String(e.schema)} levels deep`;
+    case 'anyOf': {
+      // A union of literals (a status, a scope) is an enum: name its values.
+      const branches = Array.isArray(e.schema) ? (e.schema as Array<Record<string, unknown>>) : [];
+      if (branches.length > 0 && branches.every((b) => 'const' in b)) return `Must be one of: ${branches.map((b) => String(b.const)).join(', ')}`;
+      return e.message ?? 'Invalid value';
+    }
     default:
       return e.message ?? 'Invalid value';
   }
@@ -137,6 +143,8 @@ export function validationDetails(errors: ErrorObject[], context: string, roles:
     if (!list.includes(message)) list.push(message);
   };
   for (const e of errors) {
+    // Each literal of a union fails on its own; the union's error names them all.
+    if (e.keyword === 'const' && /\/anyOf\/\d+\/const$/.test(e.schemaPath)) continue;
     const path = e.instancePath.split('/').slice(1);
     const params = e.params as Record<string, unknown>;
     if (e.keyword === 'additionalProperties' && path.length === 0) {

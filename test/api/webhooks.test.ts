@@ -96,6 +96,14 @@ await describeEachBackend('webhooks', (backend) => {
     assert.deepEqual(Object.keys(bad.body.details).sort(), ['event_types', 'secret']);
   });
 
+  it('names the allowed values of a status filter, as of any other enumerated field', async () => {
+    const endpoint = (await admin.post('/v1/webhook-endpoints', { body: { url: receiver.url } })).body;
+    const res = await admin.get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=bogus`);
+    assert.equal(res.status, 400, res.text);
+    assert.deepEqual(res.body.details, { status: ['Must be one of: pending, succeeded, failed'] });
+    await admin.delete(`/v1/webhook-endpoints/${endpoint.id}`);
+  });
+
   it('delivers each event signed per Standard Webhooks, verifiable with the standardwebhooks package', async () => {
     const endpoint = await createEndpoint(receiver.url);
     try {
