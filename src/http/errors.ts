@@ -96,6 +96,10 @@ export function unavailableAnswer(err: FastifyError, request: FastifyRequest): A
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   if (err.headers) reply.headers(err.headers);
+  // Refused before its body was read (a 401 from the headers alone): Node would keep the
+  // connection to read and drop the rest, and a body that never comes would then earn a second
+  // answer, a 408, to a request already answered. The connection closes after this answer.
+  if (!reply.request.raw.complete) reply.header('connection', 'close');
   return reply.code(err.status).type('application/json; charset=utf-8').send(bodyOf(err));
 }
 

@@ -274,6 +274,30 @@ describe('slow and numerous clients', () => {
     }
   });
 
+  it('answers a request refused before its body arrived once, and closes its connection instead of answering a 408 too', async () => {
+    const client = await rawClient(server.url);
+    try {
+      client.socket.write('POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"a"');
+      await until(() => client.closed, 'the connection to be closed', 10_000);
+      assert.match(client.received, /^HTTP\/1\.1 401 /);
+      assert.equal(client.received.match(/HTTP\/1\.1 /g)?.length, 1, client.received);
+    } finally {
+      client.socket.destroy();
+    }
+    // A refusal of a request without a body keeps the connection for the next request.
+    const kept = await rawClient(server.url);
+    try {
+      kept.socket.write('GET /v1/users HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => kept.received.includes('}'), 'the first answer');
+      kept.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => kept.received.match(/HTTP\/1\.1 /g)?.length === 2 && kept.received.endsWith('}'), 'the second answer on the same connection');
+      assert.match(kept.received, /^HTTP\/1\.1 401 [\s\S]*HTTP\/1\.1 200 /);
+      assert.equal(kept.closed, false);
+    } finally {
+      kept.socket.destroy();
+    }
+  });
+
   it('refuses an ambiguous request (Content-Length with chunked encoding) instead of smuggling a second one', async () => {
     const client = await rawClient(server.url);
     try {
