@@ -57,7 +57,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }
         tags,
         security,
         params: ApiKeyIdParams,
-        response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses([400, 404], { body: true }) },
+        response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses([400, 404], { body: true, messages: { 404: 'API key not found' } }) },
       },
     },
     async (request, reply) => {

@@ -24,7 +24,7 @@ export const emailVerificationsRoutes: FastifyPluginAsyncTypebox<{ emailVerifica
         tags,
         security,
         params: UserIdParams,
-        response: { 202: { type: 'null', description: 'Sent (no body).' }, ...errorResponses([400, 404]) },
+        response: { 202: { type: 'null', description: 'Sent (no body).' }, ...errorResponses([400, 404], { body: true, messages: { 404: 'User not found' } }) },
       },
     },
     async (request, reply) => {
@@ -48,7 +48,7 @@ export const emailVerificationsRoutes: FastifyPluginAsyncTypebox<{ emailVerifica
         tags,
         security,
         body: ConfirmEmailBody,
-        response: { 200: User, ...errorResponses([409], { body: true }) },
+        response: { 200: User, ...errorResponses([409], { body: true, messages: { 409: 'Email already taken' } }) },
       },
     },
     async (request, reply) => {

@@ -56,7 +56,7 @@ export const oauthClientsRoutes: FastifyPluginAsyncTypebox<{ oauthClients: OAuth
         tags,
         security,
         params: OAuthClientIdParams,
-        response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses([400, 404], { body: true }) },
+        response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses([400, 404], { body: true, messages: { 404: 'OAuth client not found' } }) },
       },
     },
     async (request, reply) => {

@@ -23,7 +23,7 @@ export const passwordsRoutes: FastifyPluginAsyncTypebox<{ passwords: PasswordSer
         security,
         params: UserIdParams,
         body: SetPasswordBody,
-        response: { 204: { type: 'null', description: 'Password set.' }, ...errorResponses([404], { body: true }) },
+        response: { 204: { type: 'null', description: 'Password set.' }, ...errorResponses([404], { body: true, messages: { 404: 'User not found' } }) },
       },
     },
     async (request, reply) => {
@@ -46,7 +46,7 @@ export const passwordsRoutes: FastifyPluginAsyncTypebox<{ passwords: PasswordSer
         security,
         params: UserIdParams,
         body: VerifyPasswordBody,
-        response: { 200: PasswordVerification, ...errorResponses([404], { body: true }) },
+        response: { 200: PasswordVerification, ...errorResponses([404], { body: true, messages: { 404: 'User not found' } }) },
       },
     },
     async (request) => passwords.verify(request.params.user_id, request.body.password),

@@ -50,17 +50,49 @@ const statusDescriptions: Record<number, string> = {
   503: 'The database cannot be reached or cannot write (`service_unavailable`); see `Retry-After`.',
 };
 
+/** What each status answers in the examples of the document: the code, and a message the API gives. */
+const statusExamples: Record<number, [code: string, message: string]> = {
+  400: ['validation_error', 'Invalid request parameters'],
+  401: ['unauthorized', 'Invalid, expired or revoked credential'],
+  403: ['insufficient_scope', "This request requires the 'write' scope"],
+  404: ['not_found', 'Not found'],
+  409: ['conflict', 'A request with this Idempotency-Key is still in progress; retry after it completes'],
+  412: ['precondition_failed', 'The user has changed since the ETag given in If-Match'],
+  413: ['payload_too_large', 'Request body is larger than 64 KiB'],
+  415: ['unsupported_media_type', 'Content-Type must be application/json'],
+  422: ['idempotency_key_reused', 'This Idempotency-Key was already used with a different request; use a new key for a new request'],
+  429: ['rate_limit_exceeded', 'Rate limit of 600 requests per minute exceeded'],
+  500: ['internal_error', 'Internal error; reference req_3k2j4h5g6f7d8s9a'],
+  503: ['service_unavailable', 'The service cannot reach its database; retry shortly'],
+};
+
+function errorBodyFor(status: number, message: string | undefined): TSchema {
+  const [code, example] = statusExamples[status];
+  const { details } = ErrorBody.properties;
+  return Type.Object(
+    {
+      error: Type.String({ maxLength: 64, description: 'Machine-readable error code (API.md §4).', examples: [code] }),
+      message: Type.String({ maxLength: 1000, description: 'Human-readable explanation.', examples: [message ?? example] }),
+      details: status === 400 ? Type.Optional({ ...details, examples: [{ email: ['Invalid email format'] }] }) : details,
+    },
+    { additionalProperties: false, description: statusDescriptions[status] },
+  );
+}
+
 /** Error responses every authenticated endpoint may give. */
 const AUTHENTICATED = [401, 403, 429, 500, 503];
 /** … and those of an endpoint that reads a body. */
 const WITH_BODY = [400, 413, 415];
 
-export function errorResponses(statuses: number[], opts: { body?: boolean } = {}): Record<number, TSchema> {
+/**
+ * The error responses of an operation: those of every authenticated one, those of one that may be
+ * sent a body (`body`: every POST, PUT, PATCH and DELETE, since one that takes none refuses it),
+ * and `statuses`. `messages` gives the operation's own example message for a status.
+ */
+export function errorResponses(statuses: number[], opts: { body?: boolean; messages?: Partial<Record<number, string>> } = {}): Record<number, TSchema> {
   const all = new Set([...AUTHENTICATED, ...(opts.body ? WITH_BODY : []), ...statuses]);
   const out: Record<number, TSchema> = {};
-  for (const status of [...all].sort()) {
-    out[status] = Type.Object(ErrorBody.properties, { additionalProperties: false, description: statusDescriptions[status] });
-  }
+  for (const status of [...all].sort()) out[status] = errorBodyFor(status, opts.messages?.[status]);
   return out;
 }
 

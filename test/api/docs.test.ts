@@ -121,7 +121,8 @@ await describeEachBackend('self-description', (backend) => {
           continue;
         }
         const expected = ['401', '403', '429', '500'];
-        if (op.requestBody) expected.push('400', '413', '415');
+        // A route that takes no body still refuses one sent with it: too large, or not JSON.
+        if (op.requestBody || ['post', 'put', 'patch', 'delete'].includes(method)) expected.push('400', '413', '415');
         if (path.includes('{')) expected.push('404');
         for (const status of expected) {
           const response = op.responses[status];
@@ -133,6 +134,29 @@ await describeEachBackend('self-description', (backend) => {
           assert.deepEqual([...schema.required].sort(), ['error', 'message']);
         }
       }
+    });
+
+    it('shows each error status with its own code in the examples, and the seed\'s messages on its route', () => {
+      const codes: Record<string, string> = {
+        400: 'validation_error', 401: 'unauthorized', 403: 'insufficient_scope', 404: 'not_found', 409: 'conflict', 412: 'precondition_failed',
+        413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'idempotency_key_reused', 429: 'rate_limit_exceeded', 500: 'internal_error', 503: 'service_unavailable',
+      };
+      for (const { path, method, op } of operations(doc)) {
+        if (PUBLIC.has(op.operationId) || op.operationId === RFC6749) continue;
+        for (const [status, response] of Object.entries(op.responses as Record<string, Schema>)) {
+          if (Number(status) < 400) continue;
+          const examples = response.content['application/json'].schema.properties.error.examples;
+          assert.deepEqual(examples, [codes[status]], `${method.toUpperCase()} ${path}: ${status}`);
+        }
+      }
+      const patch = doc.paths['/v1/users/{user_id}'].patch.responses;
+      const example = (status: string) => {
+        const { error, message } = patch[status].content['application/json'].schema.properties;
+        return [error.examples[0], message.examples[0]];
+      };
+      assert.deepEqual(example('404'), ['not_found', 'User not found']);
+      assert.deepEqual(example('409'), ['conflict', 'Username already taken']);
+      assert.deepEqual(example('400'), ['validation_error', 'Invalid request parameters']);
     });
 
     it('closes every request object with additionalProperties: false; metadata alone is open', () => {
