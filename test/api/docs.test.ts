@@ -242,6 +242,17 @@ await describeEachBackend('self-description', (backend) => {
       assert.equal(res.status, 200);
       assert.deepEqual(JSON.parse(res.text), doc);
     });
+
+    it('is not cached, under either address; only the reference\'s page and assets may be', async () => {
+      for (const path of ['/openapi.json', '/docs/json', '/docs/yaml', '/docsfoo', '/docs/nothing']) {
+        assert.equal((await call(server.url, 'GET', path)).headers.get('cache-control'), 'no-store', path);
+      }
+      for (const path of ['/docs', '/docs/static/swagger-ui.css']) {
+        const res = await call(server.url, 'GET', path);
+        assert.equal(res.status, 200, path);
+        assert.notEqual(res.headers.get('cache-control'), 'no-store', path);
+      }
+    });
   });
 
   describe('GET /docs', () => {
