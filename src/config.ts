@@ -180,6 +180,8 @@ function parseValue(setting: Setting, raw: string): unknown {
       } else if (scheme !== undefined && scheme !== 'sqlite') {
         // Anything else with a scheme (mysql:, http:, a typo) would become a file of that name.
         fail(`expected a SQLite file path or sqlite: URL, or a postgres:// URL, got a ${scheme}: URL`);
+      } else if (scheme === 'sqlite' && /^sqlite:(\/\/)?$/i.test(raw)) {
+        fail('a sqlite: URL needs a file path, as in sqlite:./data/roster.db');
       }
       return raw;
     }

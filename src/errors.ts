@@ -52,3 +52,12 @@ export function notFound(message: string): AppError {
 }
 
 export const userNotFound = (): AppError => notFound('User not found');
+
+/** The address cannot be taken (in use, not this machine's, a name that does not resolve); keeps the system's code. */
+export class ListenError extends Error {
+  readonly code: string | undefined;
+  constructor(message: string, cause: NodeJS.ErrnoException) {
+    super(message, { cause });
+    this.code = cause.code;
+  }
+}

@@ -4,6 +4,7 @@ import { buildApp } from './app.js';
 import { isClusterPrimary, servePrimary, workerRuntimeOptions } from './cluster.js';
 import { type Runtime, type RuntimeOptions, openRuntime } from './compose.js';
 import type { Config } from './config.js';
+import { ListenError } from './errors.js';
 import { type LogStream, asyncStdout } from './http/log-destination.js';
 import { type DeliveryTuning, createDeliveryEngine } from './services/webhook-deliveries.js';
 import { startIdempotencyCleanup } from './workers/idempotency-cleanup.js';
@@ -44,7 +45,7 @@ export async function startServer(config: Config, logStream?: LogStream, options
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await runtime.close();
-    throw err;
+    throw new ListenError(`cannot listen on ${config.host} port ${config.port} (HOST, PORT): ${(err as Error).message}`, err as NodeJS.ErrnoException);
   }
   // Background work starts once listening and stops before the database closes.
   const { pollIntervalMs, ...tuning } = options.webhooks ?? {};

@@ -1,5 +1,5 @@
-import { AppError } from '../errors.js';
-import { openDatabase } from '../store/database.js';
+import { AppError, ListenError } from '../errors.js';
+import { DatabaseOpenError, openDatabase } from '../store/database.js';
 import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
 import { migrations } from '../store/migrations/index.js';
 import { ConfigError, UsageError, missingSqliteFile, parseCommand } from './args.js';
@@ -74,6 +74,14 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`roster: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof DatabaseOpenError) {
+      process.stderr.write(`roster: invalid DATABASE_URL (--database-url): ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof ListenError) {
+      process.stderr.write(`roster: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof AppError) {
       process.stderr.write(`roster: ${err.message}\n`);

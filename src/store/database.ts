@@ -52,6 +52,9 @@ export function sqlitePath(url: string): string {
   return resolve(path);
 }
 
+/** The SQLite file cannot be made or opened (a folder in its way, no permission, a directory given). */
+export class DatabaseOpenError extends Error {}
+
 /** SQLite's page cache per connection, in KiB. */
 const SQLITE_CACHE_KIB = 4096;
 
@@ -68,8 +71,13 @@ function fileIdentity(path: string): string | null {
 function openSqlite(options: DatabaseOptions): Database {
   const path = sqlitePath(options.url);
   const synchronous = options.sqliteSynchronous ?? 'normal';
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const conn = new SQLite(path);
+  let conn: SQLite.Database;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    conn = new SQLite(path);
+  } catch (err) {
+    throw new DatabaseOpenError(`cannot open the SQLite file ${path}: ${(err as Error).message}`, { cause: err });
+  }
   const identity = path === ':memory:' ? null : fileIdentity(path);
   // WAL lets the CLI and the server use the file at once; synchronous=NORMAL in WAL mode keeps
   // every committed transaction through a crash of the process (power loss may lose the last

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,6 +168,7 @@ describe('roster serve', () => {
     ['PUBLIC_URL with a query', { PUBLIC_URL: 'https://users.example.com/?x=1' }, [], /\bPUBLIC_URL\b/],
     ['PUBLIC_URL with a fragment', { PUBLIC_URL: 'https://users.example.com/#top' }, [], /\bPUBLIC_URL\b/],
     ['EMAIL_FROM without an address', { EMAIL_FROM: 'Roster' }, [], /\bEMAIL_FROM\b/],
+    ['DATABASE_URL=sqlite: with no path', { DATABASE_URL: 'sqlite:' }, [], /\bDATABASE_URL\b/],
   ];
 
   it('refuses an invalid setting with one stderr line naming it, before touching any data', async () => {
@@ -183,6 +185,32 @@ describe('roster serve', () => {
       }
     } finally {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('names the setting in one line when the database cannot be opened or the address cannot be taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roster-badstart-'));
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      writeFileSync(join(dir, 'afile'), '');
+      const port = String((taken.address() as AddressInfo).port);
+      const cases: [string, Record<string, string>, number, RegExp][] = [
+        ['a file where its folder should be', { DATABASE_URL: join(dir, 'afile', 'x.db') }, 2, /^roster: invalid DATABASE_URL .*afile/],
+        ['a directory', { DATABASE_URL: dir }, 2, /^roster: invalid DATABASE_URL /],
+        ['an address not of this machine', { DATABASE_URL: join(dir, 'a.db'), HOST: '192.0.2.1', PORT: '0' }, 1, /^roster: cannot listen on 192\.0\.2\.1 port 0 \(HOST, PORT\): .*EADDRNOTAVAIL/],
+        ['a port in use', { DATABASE_URL: join(dir, 'b.db'), PORT: port }, 1, /^roster: cannot listen on 127\.0\.0\.1 port \d+ \(HOST, PORT\): .*EADDRINUSE/],
+      ];
+      for (const [what, env, code, line] of cases) {
+        const r = await runRoster(['serve'], { cwd: dir, env });
+        assert.equal(r.code, code, `${what}: ${r.stderr}`);
+        const lines = r.stderr.trimEnd().split('\n');
+        assert.equal(lines.length, 1, `${what}: one line, got ${JSON.stringify(r.stderr)}`);
+        assert.match(lines[0], line, what);
+      }
+    } finally {
+      taken.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
