@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { pino } from 'pino';
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import { createClusterLimiter, answerLimitRequests } from './adapters/cluster-limiter.js';
 import { answerMetricsRequests } from './adapters/cluster-metrics.js';
@@ -28,10 +29,6 @@ export function workerRuntimeOptions(config: Config): RuntimeOptions {
   return { migrate: false, limiter: config.redisUrl ? undefined : createClusterLimiter() };
 }
 
-// The primary has no Fastify logger: it writes lines of the same shape (pino's levels).
-function log(level: 30 | 40 | 50, msg: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
-}
 
 /**
  * `roster serve` with WORKERS > 1: migrates once, then forks the workers, which share the port
@@ -41,6 +38,8 @@ function log(level: 30 | 40 | 50, msg: string, fields: Record<string, unknown> =
  */
 export async function servePrimary(config: Config): Promise<void> {
   const count = workerCount(config);
+  // The primary has no Fastify: its own pino logger writes the workers' line shape, at LOG_LEVEL.
+  const log = pino({ level: config.logLevel });
   const database = openDatabase({ url: config.databaseUrl, poolSize: 1, statementTimeoutMs: config.databaseStatementTimeoutMs });
   try {
     await migrateToLatest(database);
@@ -74,22 +73,22 @@ export async function servePrimary(config: Config): Promise<void> {
           return;
         }
         if (!listening) {
-          log(50, 'worker failed to start; stopping', { worker_pid: worker.process.pid, code, signal });
+          log.error({ worker_pid: worker.process.pid, code, signal }, 'worker failed to start; stopping');
           stopping = true;
           failedToStart = true;
           stopAll();
           return;
         }
-        log(40, 'worker exited; starting another', { worker_pid: worker.process.pid, code, signal });
+        log.warn({ worker_pid: worker.process.pid, code, signal }, 'worker exited; starting another');
         fork();
       });
     };
     for (let i = 0; i < count; i++) fork();
-    log(30, 'roster primary started', { workers: count, limits: config.redisUrl ? 'redis' : 'primary' });
+    log.info({ workers: count, limits: config.redisUrl ? 'redis' : 'primary' }, 'roster primary started');
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log(30, 'shutting down workers', { signal });
+      log.info({ signal }, 'shutting down workers');
       stopAll();
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -163,7 +163,7 @@ describe('roster serve with WORKERS=2', () => {
   });
 });
 
-it('exits 1 when its workers cannot start (the port is taken), instead of waiting forever', { timeout: 60_000 }, async () => {
+it('exits 1 when its workers cannot start (the port is taken), instead of waiting forever, logging at LOG_LEVEL', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'roster-workers-taken-'));
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -171,15 +171,21 @@ it('exits 1 when its workers cannot start (the port is taken), instead of waitin
   try {
     const port = (taken.address() as { port: number }).port;
     child = spawn(process.execPath, [BIN, 'serve'], {
-      env: { ...process.env, WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'roster.db'), LOG_LEVEL: 'info' },
+      env: { ...process.env, WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'roster.db'), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
+    let stdout = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
     const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
     assert.equal(code, 1, stderr);
     assert.match(stderr, /EADDRINUSE/);
     assert.match(stderr, /a worker could not start/);
+    // The primary's own lines keep to LOG_LEVEL=warn as well: its failure, not its start.
+    const lines = stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { level: number; msg: string });
+    assert.ok(lines.some((l) => l.level === 50 && l.msg === 'worker failed to start; stopping'), stdout);
+    assert.deepEqual(lines.filter((l) => l.level < 40), [], 'nothing below warn');
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     taken.close();
