@@ -1,4 +1,4 @@
-import { type Algorithm, type Options, hash, parseOptions, verify } from '@node-rs/argon2';
+import { type Algorithm, type Options, hash, hashRaw, parseOptions, verify } from '@node-rs/argon2';
 import { randomSecret } from './ids.js';
 
 /**
@@ -23,6 +23,12 @@ export interface PasswordHasher {
    * what verifying a real password costs, so a user without one does not answer faster.
    */
   dummyHash(): Promise<string>;
+  /**
+   * The same argon2id of the password for the same `salt` (hex): what can stand for a password
+   * where requests must be compared (Idempotency-Key) without keeping anything a fast hash could
+   * test guesses against.
+   */
+  digest(password: string, salt: Uint8Array): Promise<string>;
 }
 
 /** NIST SP 800-63B: normalize (NFKC) so that one password typed on two keyboards is one password. */
@@ -59,6 +65,9 @@ export function createArgon2Hasher(parameters: { memoryCost: number; timeCost: n
     dummyHash() {
       dummy ??= hash(randomSecret(), options);
       return dummy;
+    },
+    async digest(password, salt) {
+      return (await hashRaw(normalize(password), { ...options, salt })).toString('hex');
     },
   };
   return hasher;

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import { validationError } from '../errors.js';
 import { errorResponses } from '../schemas/common.js';
 import { User } from '../schemas/users.js';
-import { type IdempotencyService, requestFingerprint } from '../services/idempotency.js';
+import type { IdempotencyService } from '../services/idempotency.js';
 import { partitionOf } from '../services/auth.js';
 import { routeOf } from './route-of.js';
 
@@ -80,7 +80,7 @@ export function idempotency(service: IdempotencyService) {
       // Its form was checked with the rest of the request (IdempotencyKeyHeader).
       if (typeof key !== 'string') return undefined;
       const principalId = partitionOf(request.principal);
-      const result = await service.begin(principalId, key, requestFingerprint(request.method, request.url, request.body ?? null));
+      const result = await service.begin(principalId, key, await service.fingerprint(principalId, key, request.method, request.url, request.body ?? null));
       if (result.kind === 'claimed') {
         request.idempotencyClaim = { principalId, key };
         return undefined;

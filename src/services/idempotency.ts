@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Repositories, Store } from '../store/index.js';
 import type { StoredResponse } from '../store/idempotency-keys.js';
+import type { PasswordHasher } from '../adapters/password-hasher.js';
 import { erasePersonalValues } from './erasure.js';
 
 /** API.md §3: a first response is replayed for 24 hours. */
@@ -28,6 +29,13 @@ export function requestFingerprint(method: string, url: string, body: unknown): 
   return createHash('sha256').update(`${method} ${url}\n${canonical(body)}`).digest('hex');
 }
 
+/** A body's password, which a fingerprint must not make testable by a fast hash. */
+function passwordIn(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const password = (body as Record<string, unknown>).password;
+  return typeof password === 'string' ? password : undefined;
+}
+
 /** A kept body holding a user (a JSON object), with that user's personal values erased. */
 function eraseKeptBody(body: string): string {
   return JSON.stringify(erasePersonalValues(JSON.parse(body)));
@@ -41,7 +49,7 @@ export async function eraseUserResponses(tx: Repositories, userId: string): Prom
   await tx.idempotencyKeys.eraseUser(userId, eraseKeptBody);
 }
 
-export function createIdempotencyService({ store, ttlMs = IDEMPOTENCY_TTL_MS }: { store: Store; ttlMs?: number }) {
+export function createIdempotencyService({ store, hasher, ttlMs = IDEMPOTENCY_TTL_MS }: { store: Store; hasher: Pick<PasswordHasher, 'digest'>; ttlMs?: number }) {
   /**
    * Erases the user's kept responses if it has been deleted; says whether it was. The deletion
    * erases them itself; this covers a response kept just after it, by a request that had read the
@@ -54,6 +62,19 @@ export function createIdempotencyService({ store, ttlMs = IDEMPOTENCY_TTL_MS }: 
   }
 
   return {
+    /**
+     * The fingerprint of a request, kept with its key for 24 hours. A password in the body (a new
+     * user's, or one to verify) enters it as an argon2id digest salted by the credential and the
+     * key: a SHA-256 of the body would let whoever reads the database test guesses at SHA-256's
+     * speed, where the stored hash makes each cost an argon2id.
+     */
+    async fingerprint(principalId: string, key: string, method: string, url: string, body: unknown): Promise<string> {
+      const password = passwordIn(body);
+      if (password === undefined) return requestFingerprint(method, url, body);
+      const salt = createHash('sha256').update(`${principalId}\n${key}`).digest().subarray(0, 16);
+      return requestFingerprint(method, url, { ...(body as object), password: `argon2id:${await hasher.digest(password, salt)}` });
+    },
+
     /**
      * Claims `key` for this credential before the handler runs, or says what to answer instead:
      * the first response (same request, finished), 422 (another request under that key), or 409

@@ -32,7 +32,8 @@ export interface ServiceDeps {
 /** Every domain service, wired to its dependencies; shared by the server, the CLI and tests. */
 export function createServices({ config, store, limiter, invalidations, onError, logMail }: ServiceDeps) {
   const apiKeys = createApiKeyService({ store, invalidations, onError });
-  const passwords = createPasswordService({ store, limiter, hasher: createArgon2Hasher() });
+  const hasher = createArgon2Hasher();
+  const passwords = createPasswordService({ store, limiter, hasher });
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, log: logMail ?? (() => {}) });
   const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });
   const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });
@@ -46,7 +47,7 @@ export function createServices({ config, store, limiter, invalidations, onError,
   const authenticator = createAuthenticator([apiKeys.verifier, createJwtVerifier([accessTokens.builtIn, ...external])]);
   const events = createEventService({ store });
   const webhooks = createWebhookService({ store, config });
-  const idempotency = createIdempotencyService({ store });
+  const idempotency = createIdempotencyService({ store, hasher });
   return { users, apiKeys, authenticator, authFailures, passwords, emailVerifications, oauthClients, signingKeys, accessTokens, events, webhooks, idempotency };
 }
 

@@ -49,6 +49,31 @@ await describeEachBackend('Idempotency-Key', (backend) => {
     assert.equal(events.length, 1, 'one user.created event');
   });
 
+  it('keeps no fast hash of a password: the same password replays, another is a 422', async () => {
+    const store = server.server.runtime.store;
+    const k = key();
+    const body = { ...uniqueUser('idempw'), password: 'correct horse battery' };
+    const first = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(first.status, 201, first.text);
+    const kept = await store.idempotencyKeys.find(apiKeyId, k);
+    assert.ok(kept);
+    // Whoever reads the database could otherwise test password guesses at SHA-256's speed.
+    assert.notEqual(kept.fingerprint, requestFingerprint('POST', '/v1/users', body));
+    assert.notEqual(kept.fingerprint, requestFingerprint('POST', '/v1/users', { ...body, password: undefined }));
+
+    const again = await api.post('/v1/users', { body, headers: idem(k) });
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.text, first.text);
+    const other = await api.post('/v1/users', { body: { ...body, password: 'another long password' }, headers: idem(k) });
+    assert.equal(other.status, 422, other.text);
+
+    const verify = `/v1/users/${first.body.id}/password/verify`;
+    const k2 = key();
+    assert.deepEqual((await api.post(verify, { body: { password: 'wrong guess here' }, headers: idem(k2) })).body, { valid: false });
+    assert.notEqual((await store.idempotencyKeys.find(apiKeyId, k2))?.fingerprint, requestFingerprint('POST', verify, { password: 'wrong guess here' }));
+    assert.equal((await api.post(verify, { body: { password: 'correct horse battery' }, headers: idem(k2) })).status, 422, 'another password under the same key');
+  });
+
   it('creates one user when the same create is retried 20 times at once', async () => {
     const k = key();
     const body = uniqueUser('burst');
