@@ -36,8 +36,10 @@ const sameMailbox = (a: string, b: string) => a.toLowerCase() === b.toLowerCase(
 const refuse = (why: string) => validationError({ token: [why] });
 
 export function createEmailVerificationService({ store, config, limiter, mailer, onError }: Deps) {
+  const sendKey = (userId: string) => `verification-email:${userId}`;
+
   async function spendSendBudget(userId: string): Promise<void> {
-    const budget = await limiter.consume(`verification-email:${userId}`, SENDS_PER_MINUTE, 60);
+    const budget = await limiter.consume(sendKey(userId), SENDS_PER_MINUTE, 60);
     if (budget.allowed) return;
     // resetAt is rounded up to a whole second, so the difference may exceed the window by one.
     const retryAfter = Math.min(60, Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)));
@@ -62,7 +64,14 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
     await spendSendBudget(userId);
     // 256 bits from the CSPRNG; only its SHA-256 is kept.
     const token = `vt_${randomSecret(32)}`;
-    await send(verificationMail(email, verificationLink(config.publicUrl, token), purpose));
+    try {
+      await send(verificationMail(email, verificationLink(config.publicUrl, token), purpose));
+    } catch (err) {
+      // The budget counts emails sent: one the SMTP server refused gives its unit back, so the
+      // retry its 503 invites is not then refused with a 429.
+      await limiter.refund(sendKey(userId), SENDS_PER_MINUTE, 60);
+      throw err;
+    }
     return hashSecret(token);
   }
 

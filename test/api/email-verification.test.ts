@@ -284,6 +284,13 @@ describe('email verification with the SMTP server down', () => {
     assert.ok(!server.logs.some((l) => JSON.stringify(l).includes(user.email)), 'without the recipient address');
   });
 
+  it('does not count emails the SMTP server did not take against the 3-a-minute budget', async () => {
+    const user = await createUser(api);
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await api.post(`/v1/users/${user.id}/verification-email`)).status);
+    assert.deepEqual(statuses, [503, 503, 503, 503, 503], 'each retry the 503 invites is tried, not refused with a 429');
+  });
+
   it('answers 503 to an email-changing PATCH and changes nothing', async () => {
     const user = await createUser(api);
     const before = await eventsOf(server, user.id);
