@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { contextOf } from '../http/auth.js';
+import { normalizeBody } from '../http/text-normalization.js';
 import { errorResponses } from '../schemas/common.js';
 import { PasswordVerification, SetPasswordBody, VerifyPasswordBody } from '../schemas/passwords.js';
 import { UserIdParams } from '../schemas/users.js';
@@ -25,6 +26,7 @@ export const passwordsRoutes: FastifyPluginAsyncTypebox<{ passwords: PasswordSer
         body: SetPasswordBody,
         response: { 204: { type: 'null', description: 'Password set.' }, ...errorResponses([404], { body: true, messages: { 404: 'User not found' } }) },
       },
+      preValidation: normalizeBody({ nfkc: ['password'] }),
     },
     async (request, reply) => {
       await passwords.set(request.params.user_id, request.body.password, contextOf(request));

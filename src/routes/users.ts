@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { contextOf } from '../http/auth.js';
 import { etagOf, ifMatches, ifNoneMatches } from '../http/etag.js';
+import { normalizeBody } from '../http/text-normalization.js';
 import { errorResponses } from '../schemas/common.js';
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, User, UserIdParams, UserList } from '../schemas/users.js';
 import type { UserService } from '../services/users.js';
@@ -9,18 +10,7 @@ import type { UserService } from '../services/users.js';
 const tags = ['Users'];
 const security = [{ bearer: [] }];
 
-/**
- * Names and emails are stored NFC-normalized (API.md §2), so their limits apply to that form:
- * a name typed as decomposed characters (as macOS may send it) is as long as the one stored.
- */
-async function normalizeText(request: FastifyRequest): Promise<void> {
-  const body = request.body as Record<string, unknown> | null;
-  if (typeof body !== 'object' || body === null) return;
-  for (const field of ['email', 'first_name', 'last_name']) {
-    const value = body[field];
-    if (typeof value === 'string') body[field] = value.normalize('NFC');
-  }
-}
+const NAMES_AND_EMAIL = ['email', 'first_name', 'last_name'];
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = async (app, { users }) => {
   app.post(
@@ -36,7 +26,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         body: CreateUserBody,
         response: { 201: User, ...errorResponses([409], { body: true, messages: { 409: 'Email already taken' } }) },
       },
-      preValidation: normalizeText,
+      preValidation: normalizeBody({ nfc: NAMES_AND_EMAIL, nfkc: ['password'] }),
     },
     async (request, reply) => {
       const user = await users.create(request.body, contextOf(request));
@@ -118,7 +108,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = as
         body: UpdateUserBody,
         response: { 200: User, ...errorResponses([404, 409, 412], { body: true, messages: { 404: 'User not found', 409: 'Username already taken' } }) },
       },
-      preValidation: normalizeText,
+      preValidation: normalizeBody({ nfc: NAMES_AND_EMAIL }),
     },
     async (request, reply) => {
       const ifMatch = request.headers['if-match'];

@@ -100,6 +100,11 @@ await describeEachBackend('passwords: PUT /v1/users/{id}/password and POST …/p
     assert.equal((await setPassword(user.id, '🔑'.repeat(8))).status, 204);
     assert.deepEqual((await verify(user.id, '🔑'.repeat(8))).body, { valid: true });
     assert.equal((await setPassword(user.id, '🔑'.repeat(7))).status, 400);
+    // Counted as hashed, after NFKC: four e + U+0301 pairs are the four characters 'éééé'.
+    const composed = await setPassword(user.id, 'e\u0301'.repeat(4));
+    assert.deepEqual(composed.body?.details, { password: ['Must be at least 8 characters'] });
+    const onCreate = await api.post('/v1/users', { body: { ...uniqueUser('pwnfkc'), password: 'e\u0301'.repeat(4) } });
+    assert.deepEqual(onCreate.body.details, { password: ['Must be at least 8 characters'] });
     // No composition rules: all digits or all spaces of the right length are fine.
     assert.equal((await setPassword(user.id, '        ')).status, 204);
     const email = await setPassword(user.id, user.email.toUpperCase());
