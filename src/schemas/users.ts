@@ -85,6 +85,8 @@ export const CreateUserBody = Type.Object(
   },
   {
     additionalProperties: false,
+    // The password may not be the email or username (http/validation.ts).
+    'x-password-policy': true,
     'x-field-messages': {
       id: 'Field is read-only',
       created_at: 'Field is read-only',

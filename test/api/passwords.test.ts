@@ -134,6 +134,11 @@ await describeEachBackend('passwords: PUT /v1/users/{id}/password and POST …/p
     assert.deepEqual(list.body.data, [], 'no user was created');
     const both = await api.post('/v1/users', { body: { ...fresh, email: 'nope', password: 'x' } });
     assert.deepEqual(Object.keys(both.body.details).sort(), ['email', 'password'], 'every invalid field at once');
+    // The rule against the email and username is named with the others too, not in a second 400.
+    const withRole = await api.post('/v1/users', { body: { ...fresh, password: fresh.email.toUpperCase(), role: 'nope' } });
+    assert.deepEqual(withRole.body.details, { role: ['Must be one of: admin, member, viewer'], password: ['Must not be the email address'] });
+    const withEmail = await api.post('/v1/users', { body: { ...fresh, email: 'bad', password: fresh.username } });
+    assert.deepEqual(withEmail.body.details, { email: ['Invalid email format'], password: ['Must not be the username'] });
   });
 
   it('keeps refusing password on PATCH, pointing to the password endpoint', async () => {
