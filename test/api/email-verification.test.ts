@@ -326,6 +326,11 @@ describe('email verification without SMTP_URL (log mode), EMAIL_CHANGE_VERIFICAT
     const res = await api.post('/v1/email-verifications', { body: { token } });
     assert.equal(res.status, 200);
     assert.equal(res.body.email_verified, true);
+    // Another letter case is the same mailbox, still verified; another address is not.
+    const upper = await api.patch(`/v1/users/${user.id}`, { body: { email: user.email.toUpperCase() } });
+    assert.deepEqual([upper.body.email, upper.body.email_verified], [user.email.toUpperCase(), true]);
+    const other = await api.patch(`/v1/users/${user.id}`, { body: { email: uniqueUser('evcase').email } });
+    assert.equal(other.body.email_verified, false);
   });
 
   it('applies an email change at once (no pending_email), unverified, and refuses the old address token', async () => {
