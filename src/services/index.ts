@@ -33,7 +33,7 @@ export interface ServiceDeps {
 export function createServices({ config, store, limiter, invalidations, onError, logMail }: ServiceDeps) {
   const apiKeys = createApiKeyService({ store, invalidations, onError });
   const hasher = createArgon2Hasher();
-  const passwords = createPasswordService({ store, limiter, hasher });
+  const passwords = createPasswordService({ store, hasher });
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, log: logMail ?? (() => {}) });
   const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });
   const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });

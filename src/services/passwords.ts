@@ -1,5 +1,4 @@
 import { nowIso } from '../adapters/clock.js';
-import type { Limiter } from '../adapters/limiter.js';
 import type { PasswordHasher } from '../adapters/password-hasher.js';
 import { AppError, userNotFound, validationError } from '../errors.js';
 import type { Store } from '../store/index.js';
@@ -13,7 +12,6 @@ export const VERIFY_WINDOW_SECONDS = 15 * 60;
 interface Deps {
   store: Store;
   hasher: PasswordHasher;
-  limiter: Limiter;
   /** Overridable so a test can watch a lockout window end. */
   lockout?: { failures: number; windowSeconds: number };
 }
@@ -41,10 +39,9 @@ export function assertPasswordPolicy(password: string, owner: PasswordOwner): vo
   if (errors.length > 0) throw validationError({ password: errors });
 }
 
-export function createPasswordService({ store, hasher, limiter, lockout }: Deps) {
+export function createPasswordService({ store, hasher, lockout }: Deps) {
   const failures = lockout?.failures ?? VERIFY_FAILURE_LIMIT;
   const windowSeconds = lockout?.windowSeconds ?? VERIFY_WINDOW_SECONDS;
-  const lockKey = (userId: string) => `password-verify:${userId}`;
   /** The last check of each user under way in this process; see verify. */
   const checking = new Map<string, Promise<unknown>>();
 
@@ -66,30 +63,51 @@ export function createPasswordService({ store, hasher, limiter, lockout }: Deps)
   }
 
   /**
-   * Checks a password. Every attempt first takes one unit of the user's budget (so parallel
-   * guesses cannot slip past the limit); a success gives the budget back. A user's checks run
-   * one at a time in a process, so a unit taken by a check still running never refuses a
-   * correct password: only failures count. A user without a password, or an unknown one, is
-   * checked against a dummy hash so it answers no faster. A hash made with older parameters is
-   * replaced after a successful check.
+   * Counts the user's failures in the last window and, below the limit, records this check as one
+   * (a reservation): parallel guesses, on any instance, are counted before they are checked. The
+   * user's row is locked meanwhile, so two reservations see each other. null for an unknown user.
+   */
+  async function reserve(userId: string): Promise<number | null> {
+    const now = Date.now();
+    const windowMs = windowSeconds * 1000;
+    return store.transaction(async (tx) => {
+      if (!(await tx.users.findByIdForUpdate(userId))) return null;
+      const recent = await tx.passwords.recentFailures(userId, now - windowMs);
+      if (recent.length >= failures) {
+        // Until the failure that would leave one check free has left the window.
+        const retryAfter = Math.ceil((recent[recent.length - failures] + windowMs - now) / 1000);
+        throw new AppError('rate_limit_exceeded', 'Too many failed password verifications for this user; try again later', undefined, {
+          'retry-after': String(Math.min(windowSeconds, Math.max(1, retryAfter))),
+        });
+      }
+      return tx.passwords.addFailure(userId, now);
+    });
+  }
+
+  /**
+   * Checks a password. The check is counted as a failure before it runs (see reserve); a success
+   * forgets the user's failures, a check that throws takes its reservation back. A user's checks
+   * run one at a time in a process, so a check still running never refuses a correct password:
+   * only failures count. A user without a password, or an unknown one, is checked against a
+   * dummy hash so it answers no faster. A hash made with older parameters is replaced after a
+   * successful check.
    */
   async function check(userId: string, password: string): Promise<{ valid: boolean }> {
-    const budget = await limiter.consume(lockKey(userId), failures, windowSeconds);
-    if (!budget.allowed) {
-      // resetAt is rounded up to a whole second, so the difference may exceed the window by one.
-      const retryAfter = Math.min(windowSeconds, Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)));
-      throw new AppError('rate_limit_exceeded', 'Too many failed password verifications for this user; try again later', undefined, {
-        'retry-after': String(retryAfter),
-      });
+    const reservation = await reserve(userId);
+    let stored: string | null | undefined;
+    let matches: boolean;
+    try {
+      stored = await store.passwords.findHash(userId);
+      matches = await hasher.verify(stored ?? (await hasher.dummyHash()), password);
+    } catch (err) {
+      if (reservation !== null) await store.passwords.removeFailure(reservation);
+      throw err;
     }
-    const stored = await store.passwords.findHash(userId);
-    const matches = await hasher.verify(stored ?? (await hasher.dummyHash()), password);
     if (stored === undefined) throw userNotFound();
-    const valid = stored !== null && matches;
-    if (!valid) return { valid };
-    await limiter.reset(lockKey(userId), failures, windowSeconds);
+    if (stored === null || !matches) return { valid: false };
+    await store.passwords.clearFailures(userId);
     if (hasher.needsRehash(stored)) await store.passwords.upgradeHash(userId, stored, await hasher.hash(password));
-    return { valid };
+    return { valid: true };
   }
 
   return {
@@ -114,7 +132,7 @@ export function createPasswordService({ store, hasher, limiter, lockout }: Deps)
         await recordEvent(tx, 'user.password_changed', userId, ctx, { object: publicUser(updated) });
       });
       // A new password starts with a clean slate of failures.
-      await limiter.reset(lockKey(userId), failures, windowSeconds);
+      await store.passwords.clearFailures(userId);
     },
 
     /** Checks a password (see check), one check of a user at a time in this process. */

@@ -34,6 +34,28 @@ export function createPasswordStore(db: Kysely<Tables>) {
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     },
+
+    /** The times of the user's failures after `sinceMs`, oldest first; older ones, anyone's, are deleted. */
+    async recentFailures(userId: string, sinceMs: number): Promise<number[]> {
+      await db.deleteFrom('password_failures').where('failed_at', '<=', sinceMs).execute();
+      const rows = await db.selectFrom('password_failures').select('failed_at').where('user_id', '=', userId).orderBy('failed_at').execute();
+      return rows.map((r) => Number(r.failed_at));
+    },
+
+    /** Records a failure (or a check under way, counted as one until it ends); returns its id. */
+    async addFailure(userId: string, atMs: number): Promise<number> {
+      const row = await db.insertInto('password_failures').values({ user_id: userId, failed_at: atMs }).returning('id').executeTakeFirstOrThrow();
+      return Number(row.id);
+    },
+
+    async removeFailure(id: number): Promise<void> {
+      await db.deleteFrom('password_failures').where('id', '=', id).execute();
+    },
+
+    /** Forgets the user's failures: a correct password, or a new one. */
+    async clearFailures(userId: string): Promise<void> {
+      await db.deleteFrom('password_failures').where('user_id', '=', userId).execute();
+    },
   };
 }
 

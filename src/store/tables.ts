@@ -171,6 +171,13 @@ export interface IdempotencyKeysTable {
   expires_at: number;
 }
 
+export interface PasswordFailuresTable {
+  id: Generated<number>;
+  user_id: string;
+  /** Epoch milliseconds of the failed check (or of one under way: see the password service). */
+  failed_at: number;
+}
+
 export interface Tables {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -182,4 +189,5 @@ export interface Tables {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
+  password_failures: PasswordFailuresTable;
 }

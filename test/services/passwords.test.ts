@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createMemoryLimiter } from '../../src/adapters/limiter.js';
 import { createArgon2Hasher } from '../../src/adapters/password-hasher.js';
 import { type Runtime, openRuntime } from '../../src/compose.js';
 import { configWith } from '../../src/config.js';
@@ -23,7 +22,7 @@ describe('password service', () => {
     runtime = await openRuntime(configWith({ databaseUrl: join(dir, 'roster.db') }));
     // A 5-second window and 3 failures, so the test can watch a lockout end (wide enough that the
     // three slow argon2 checks fit inside it on a busy machine).
-    passwords = createPasswordService({ store: runtime.store, hasher: createArgon2Hasher(), limiter: createMemoryLimiter(), lockout: { failures: 3, windowSeconds: 5 } });
+    passwords = createPasswordService({ store: runtime.store, hasher: createArgon2Hasher(), lockout: { failures: 3, windowSeconds: 5 } });
   });
   after(async () => {
     await runtime.close();
@@ -52,6 +51,30 @@ describe('password service', () => {
       if (!result) await new Promise((r) => setTimeout(r, 100));
     }
     assert.deepEqual(result, { valid: true });
+  });
+
+  it('counts failures over any window, not a fixed one: a failure frees one check when it leaves the window', async () => {
+    const user = await runtime.services.users.create(uniqueUser('slide'), ctx);
+    await passwords.set(user.id, 'the right password', ctx);
+    const refused = (p: Promise<unknown>) =>
+      p.then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof AppError && err.code === 'rate_limit_exceeded') return true;
+          throw err;
+        },
+      );
+    const first = Date.now();
+    assert.deepEqual(await passwords.verify(user.id, 'wrong 0'), { valid: false });
+    // The two others well inside the window of the first, and far from its end.
+    await new Promise((r) => setTimeout(r, 2_500));
+    for (let i = 1; i < 3; i++) assert.deepEqual(await passwords.verify(user.id, `wrong ${i}`), { valid: false });
+    assert.equal(await refused(passwords.verify(user.id, 'the right password')), true, 'locked after 3');
+    // Once the first failure is 5 s old, one check is free again: only one, since the other two
+    // are still inside the last 5 s (a fixed window would have started afresh and allowed three).
+    while (await refused(passwords.verify(user.id, 'wrong 3'))) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(Date.now() - first >= 5_000, 'not before the first failure left the window');
+    assert.equal(await refused(passwords.verify(user.id, 'the right password')), true, 'the two later failures and this one still count');
   });
 
   it('applies the policy with Unicode case folding and compatibility normalization', () => {
