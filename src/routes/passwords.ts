@@ -43,7 +43,7 @@ export const passwordsRoutes: FastifyPluginAsyncTypebox<{ passwords: PasswordSer
         summary: "Check a user's password",
         description:
           'Answers `{"valid": true}` if the password is the user\'s, else `{"valid": false}` (also for a user without a password, in the same time). ' +
-          'After 10 failures in 15 minutes, verification for that user answers 429 (with `Retry-After`) until the window passes, whatever credential is used.',
+          'After 10 failures within any 15 minutes, verification for that user answers 429, whatever credential is used, with `Retry-After` until the oldest of them is 15 minutes old.',
         tags,
         security,
         params: UserIdParams,
