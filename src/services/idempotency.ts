@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { Repositories, Store } from '../store/index.js';
 import type { StoredResponse } from '../store/idempotency-keys.js';
 import type { PasswordHasher } from '../adapters/password-hasher.js';
+import { canonicalJson } from './canonical-json.js';
 import { erasePersonalValues } from './erasure.js';
 
 /** API.md §3: a first response is replayed for 24 hours. */
@@ -12,21 +13,9 @@ const IN_FLIGHT_LOCK_MS = 60_000;
 
 export type Begin = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
 
-/** JSON with object keys sorted, so the same body sent with its keys in another order is the same request. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.keys(value as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** What makes two requests "the same": method, path and query, and body. */
+/** What makes two requests "the same": method, path and query, and body (its keys in any order). */
 export function requestFingerprint(method: string, url: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${url}\n${canonical(body)}`).digest('hex');
+  return createHash('sha256').update(`${method} ${url}\n${canonicalJson(body)}`).digest('hex');
 }
 
 /** A body's password, which a fingerprint must not make testable by a fast hash. */

@@ -6,6 +6,7 @@ import { type CreateUserBody, METADATA_MAX_BYTES, type UpdateUserBody } from '..
 import type { Store } from '../store/index.js';
 import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
 import type { RequestContext } from './auth.js';
+import { canonicalJson } from './canonical-json.js';
 import type { EmailChangeHook } from './email-verification.js';
 import { eraseUserEvents, publicUser, recordEvent } from './events.js';
 import { eraseUserResponses } from './idempotency.js';
@@ -80,7 +81,8 @@ export function createUserService({ store, config, passwords, emailChanges }: De
     if (body.metadata !== undefined) {
       const merged = body.metadata === null ? {} : (mergePatch(current.metadata, body.metadata) as Record<string, unknown>);
       if (metadataTooLarge(merged)) throw validationError({ metadata: [`Must be at most ${METADATA_MAX_BYTES} bytes when serialized`] });
-      if (JSON.stringify(merged) !== JSON.stringify(current.metadata)) changes.metadata = merged;
+      // The same data with its keys in another order is no change (jsonb, in databases migrated before 0012, sorted them).
+      if (canonicalJson(merged) !== canonicalJson(current.metadata)) changes.metadata = merged;
     }
     // A new address is unverified until proven; a change of letter case is the same mailbox.
     const newMailbox = changes.email !== undefined && changes.email.toLowerCase() !== current.email.toLowerCase();

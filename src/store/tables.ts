@@ -19,7 +19,7 @@ export interface UsersTable {
   role: string | null;
   /** 0/1 on SQLite, boolean on PostgreSQL. */
   email_verified: number | boolean;
-  /** TEXT on SQLite, jsonb on PostgreSQL (already parsed by the driver). */
+  /** TEXT on SQLite, json on PostgreSQL (already parsed by the driver), both kept as written. */
   metadata: string | Record<string, unknown>;
   /** Bumped by every change: the user's ETag and the guard of If-Match. */
   version: number;
@@ -56,7 +56,7 @@ export interface EventsTable {
   actor_kind: string;
   actor_id: string;
   request_id: string | null;
-  /** TEXT on SQLite, jsonb on PostgreSQL. */
+  /** TEXT on SQLite, json on PostgreSQL, both kept as written. */
   data: string | Record<string, unknown>;
   created_at: string;
 }

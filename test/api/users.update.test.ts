@@ -5,7 +5,7 @@ import { uniqueUser } from '../helpers/client.js';
 import { useServer } from '../helpers/server.js';
 
 await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
-  const { api } = useServer(backend);
+  const { api, server } = useServer(backend);
 
   async function createUser(extra: Record<string, unknown> = {}) {
     const res = await api.post('/v1/users', { body: { ...uniqueUser(), first_name: 'John', last_name: 'Doe', role: 'member', ...extra } });
@@ -49,6 +49,31 @@ await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
     assert.deepEqual(res.body, user);
     const read = await api.get(`/v1/users/${user.id}`);
     assert.equal(read.headers.get('etag'), res.headers.get('etag'));
+  });
+
+  it('treats the metadata it holds, sent again, as no change: objects inside arrays included', async () => {
+    const user = await createUser({ metadata: { tags: [{ plan: 'pro', id: 7 }], zeta: { b: 1, a: 2 } } });
+    await new Promise((r) => setTimeout(r, 1100));
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { metadata: { tags: [{ plan: 'pro', id: 7 }] } } });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, user, 'not even updated_at');
+    const events = (await api.get(`/v1/users/${user.id}/events`)).body.data;
+    assert.deepEqual(events.map((e: { type: string }) => e.type), ['user.created'], 'no user.updated for nothing');
+    // Kept with its keys in another order (as jsonb kept it before migration 0012): the same data.
+    await server.server.runtime.database.db.updateTable('users').set({ metadata: '{"tags":[{"id":7,"plan":"pro"}],"zeta":{"a":2,"b":1}}' }).where('id', '=', user.id).execute();
+    const again = await api.patch(`/v1/users/${user.id}`, { body: { metadata: { tags: [{ plan: 'pro', id: 7 }] } } });
+    assert.equal(again.headers.get('etag'), res.headers.get('etag'), 'still no change');
+  });
+
+  it('keeps the order of metadata keys as sent, and of the user fields in its events', async () => {
+    const metadata = { zeta: 1, b: { y: [], x: {} }, aa: 3, a: 4 };
+    const user = await createUser({ metadata });
+    assert.deepEqual(Object.keys(user.metadata), ['zeta', 'b', 'aa', 'a']);
+    const read = (await api.get(`/v1/users/${user.id}`)).body;
+    assert.equal(JSON.stringify(read.metadata), JSON.stringify(metadata));
+    const [created] = (await api.get(`/v1/users/${user.id}/events`)).body.data;
+    assert.deepEqual(Object.keys(created.data.object), Object.keys(read), 'the user as the API shows it');
+    assert.equal(JSON.stringify(created.data.object.metadata), JSON.stringify(metadata));
   });
 
   it("gives the seed's 400 body, naming every invalid field", async () => {

@@ -196,7 +196,7 @@ class Patch implements fc.AsyncCommand<Model, Real> {
   toString = () => `patch(#${this.index}, ${JSON.stringify(this.fields)}, ${this.ifMatch})`;
 }
 
-/** Metadata compares as JSON values: PostgreSQL's jsonb does not keep key order. */
+/** Metadata compares as JSON values, key order aside (the merge may place keys otherwise than the model). */
 function sameJson(a: unknown, b: unknown): boolean {
   try {
     assert.deepStrictEqual(a, b);

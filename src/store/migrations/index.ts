@@ -10,6 +10,7 @@ import * as m0008 from './0008-idempotency-user.js';
 import * as m0009 from './0009-events-commit-order.js';
 import * as m0010 from './0010-webhook-window-attempts.js';
 import * as m0011 from './0011-password-failures.js';
+import * as m0012 from './0012-json-as-sent.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -30,4 +31,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0009-events-commit-order': m0009,
   '0010-webhook-window-attempts': m0010,
   '0011-password-failures': m0011,
+  '0012-json-as-sent': m0012,
 };
