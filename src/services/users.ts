@@ -68,6 +68,16 @@ export function createUserService({ store, config, passwords, emailChanges }: De
     return holder !== undefined && holder.id !== by;
   }
 
+  /**
+   * The conflict to answer when a write claimed a taken email or username. Taken both, the
+   * database names whichever unique index it checks first, which SQLite and PostgreSQL order
+   * differently: the username is named then, on both (the seed's first 409 example).
+   */
+  async function namedConflict(err: unknown, username: string | undefined, self: string | null): Promise<unknown> {
+    if (!(err instanceof AppError) || err.code !== 'conflict' || err.message !== 'Email already taken' || username === undefined) return err;
+    return (await usernameTaken(username, self ?? '')) ? new AppError('conflict', 'Username already taken') : err;
+  }
+
   /** The fields of `body` whose values differ from `current`, normalized. */
   function changesFrom(current: StoredUser, body: UpdateUserBody): UserChanges {
     const changes: UserChanges = {};
@@ -112,6 +122,8 @@ export function createUserService({ store, config, passwords, emailChanges }: De
         if (passwordHash) await tx.passwords.setHash(user.id, passwordHash);
         await recordEvent(tx, 'user.created', user.id, ctx, { object: publicUser(user) });
         return user;
+      }).catch(async (err: unknown) => {
+        throw await namedConflict(err, body.username, null);
       });
     },
 
@@ -163,6 +175,8 @@ export function createUserService({ store, config, passwords, emailChanges }: De
         const previous = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof UserChanges] ?? null]));
         await recordEvent(tx, 'user.updated', id, ctx, { object: publicUser(updated), previous_attributes: previous });
         return updated;
+      }).catch(async (err: unknown) => {
+        throw await namedConflict(err, body.username, id);
       });
     },
 

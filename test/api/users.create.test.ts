@@ -166,6 +166,15 @@ await describeEachBackend('POST /v1/users', (backend) => {
     const byEmail = await api.post('/v1/users', { body: { email: taken.email.toUpperCase(), username: uniqueUser().username } });
     assert.equal(byEmail.status, 409);
     assert.deepEqual(byEmail.body, { error: 'conflict', message: 'Email already taken' });
+    // Both taken, by one user or by two: the username is named, whichever index the database checks first.
+    const other = uniqueUser();
+    assert.equal((await api.post('/v1/users', { body: other })).status, 201);
+    for (const body of [{ email: taken.email, username: taken.username.toUpperCase() }, { email: other.email, username: taken.username }]) {
+      assert.deepEqual((await api.post('/v1/users', { body })).body, { error: 'conflict', message: 'Username already taken' });
+    }
+    const mover = (await api.post('/v1/users', { body: uniqueUser() })).body;
+    const both = await api.patch(`/v1/users/${mover.id}`, { body: { email: other.email, username: taken.username } });
+    assert.deepEqual(both.body, { error: 'conflict', message: 'Username already taken' });
   });
 
   it('hands out distinct ids of the documented form', async () => {
