@@ -71,9 +71,13 @@ const settledHorizon = sql`
   )`;
 
 export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
-  /** The transaction of the event at `seq` (a cursor made before events carried it); '0' if none. */
+  /**
+   * The transaction to place a cursor of the seq alone (made before events carried theirs) in:
+   * that of the last event at or before `seq`, so that a seq no event has means the place after
+   * it, as on SQLite, and not the start of the feed; '0' before every event.
+   */
   async function txOf(seq: number): Promise<string> {
-    const row = await db.selectFrom('events').select(sql<string>`tx::text`.as('tx')).where('seq', '=', seq).executeTakeFirst();
+    const row = await db.selectFrom('events').select(sql<string>`tx::text`.as('tx')).where('seq', '<=', seq).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     return row?.tx ?? '0';
   }
 

@@ -93,6 +93,9 @@ await describeEachBackend('events', (backend) => {
       const legacy = Buffer.from(`e1:${rows[0].seq}`).toString('base64url');
       const afterSlow = (await api.get(`/v1/events?cursor=${legacy}`)).body.data.map((e: { id: string }) => e.id);
       assert.deepEqual(afterSlow, fastEvents, 'the events after it, in order');
+      // One of a seq no event has: the place after it, as on SQLite, not the start of the feed.
+      const past = Buffer.from('e1:999999999999999').toString('base64url');
+      assert.deepEqual((await api.get(`/v1/events?cursor=${past}`)).body.data, [], 'past the last event: nothing');
 
       // A transaction left open in another database of the server holds nothing back here.
       const elsewhere = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
