@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely';
+import type { Dialect } from './database.js';
+import { insertionOrder } from './insertion-order.js';
 import type { Tables } from './tables.js';
 
 export interface StoredApiKey {
@@ -27,7 +29,7 @@ function toApiKey(row: Tables['api_keys']): StoredApiKey {
   };
 }
 
-export function createApiKeyStore(db: Kysely<Tables>) {
+export function createApiKeyStore(db: Kysely<Tables>, dialect: Dialect) {
   return {
     async insert(key: Omit<StoredApiKey, 'lastUsedAt' | 'revokedAt'>): Promise<void> {
       await db
@@ -50,7 +52,7 @@ export function createApiKeyStore(db: Kysely<Tables>) {
     },
 
     async listActive(): Promise<StoredApiKey[]> {
-      const rows = await db.selectFrom('api_keys').selectAll().where('revoked_at', 'is', null).orderBy('created_at').orderBy('id').execute();
+      const rows = await db.selectFrom('api_keys').selectAll().where('revoked_at', 'is', null).orderBy('created_at').orderBy(insertionOrder(dialect)).execute();
       return rows.map(toApiKey);
     },
 

@@ -38,7 +38,7 @@ export class Repositories {
     return (this.#users ??= createUserStore(this.db, this.dialect));
   }
   get apiKeys(): ApiKeyStore {
-    return (this.#apiKeys ??= createApiKeyStore(this.db));
+    return (this.#apiKeys ??= createApiKeyStore(this.db, this.dialect));
   }
   get events(): EventStore {
     return (this.#events ??= createEventStore(this.db, this.dialect));
@@ -50,7 +50,7 @@ export class Repositories {
     return (this.#emailVerificationTokens ??= createEmailVerificationTokenStore(this.db));
   }
   get oauthClients(): OAuthClientStore {
-    return (this.#oauthClients ??= createOAuthClientStore(this.db));
+    return (this.#oauthClients ??= createOAuthClientStore(this.db, this.dialect));
   }
   get signingKeys(): SigningKeyStore {
     return (this.#signingKeys ??= createSigningKeyStore(this.db));

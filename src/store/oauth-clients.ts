@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely';
+import type { Dialect } from './database.js';
+import { insertionOrder } from './insertion-order.js';
 import type { Tables } from './tables.js';
 
 export interface StoredOAuthClient {
@@ -23,7 +25,7 @@ function toClient(row: Tables['oauth_clients']): StoredOAuthClient {
   };
 }
 
-export function createOAuthClientStore(db: Kysely<Tables>) {
+export function createOAuthClientStore(db: Kysely<Tables>, dialect: Dialect) {
   return {
     async insert(client: Omit<StoredOAuthClient, 'lastUsedAt' | 'revokedAt'>): Promise<void> {
       await db
@@ -38,7 +40,7 @@ export function createOAuthClientStore(db: Kysely<Tables>) {
     },
 
     async listActive(): Promise<StoredOAuthClient[]> {
-      const rows = await db.selectFrom('oauth_clients').selectAll().where('revoked_at', 'is', null).orderBy('created_at').orderBy('id').execute();
+      const rows = await db.selectFrom('oauth_clients').selectAll().where('revoked_at', 'is', null).orderBy('created_at').orderBy(insertionOrder(dialect)).execute();
       return rows.map(toClient);
     },
 

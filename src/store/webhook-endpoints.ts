@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Dialect } from './database.js';
+import { insertionOrder } from './insertion-order.js';
 import { perDialect, statement } from './statements.js';
 import type { Tables } from './tables.js';
 
@@ -57,7 +58,7 @@ export function createWebhookEndpointStore(db: Kysely<Tables>, dialect: Dialect)
     },
 
     async list(): Promise<StoredWebhookEndpoint[]> {
-      const rows = await live().orderBy('created_at').orderBy('id').execute();
+      const rows = await live().orderBy('created_at').orderBy(insertionOrder(dialect)).execute();
       return rows.map(toEndpoint);
     },
 

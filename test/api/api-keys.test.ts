@@ -132,6 +132,21 @@ await describeEachBackend('API keys and scopes', (backend) => {
     });
   });
 
+  it('lists keys, OAuth clients and webhook endpoints oldest first, also those made in the same second', async () => {
+    const made: Record<string, string[]> = { '/v1/api-keys': [], '/v1/oauth-clients': [], '/v1/webhook-endpoints': [] };
+    for (let i = 0; i < 6; i++) {
+      made['/v1/api-keys'].push((await createKey({ name: `order ${i}`, scopes: ['read'] })).id);
+      const client = await admin.post('/v1/oauth-clients', { body: { name: `order ${i}`, scopes: ['read'] } });
+      made['/v1/oauth-clients'].push(client.body.client_id);
+      const endpoint = await admin.post('/v1/webhook-endpoints', { body: { url: `https://93.184.216.34/hooks/${i}` } });
+      made['/v1/webhook-endpoints'].push(endpoint.body.id);
+    }
+    for (const [path, ids] of Object.entries(made)) {
+      const listed = (await admin.get(path)).body.data.map((x: { id?: string; client_id?: string }) => x.client_id ?? x.id).filter((id: string) => ids.includes(id));
+      assert.deepEqual(listed, ids, path);
+    }
+  });
+
   describe('expiry', () => {
     it('sets expires_at from expires_in, whole seconds', async () => {
       const key = await createKey({ name: 'temp', scopes: ['read'], expires_in: 3600 });

@@ -11,6 +11,7 @@ import * as m0009 from './0009-events-commit-order.js';
 import * as m0010 from './0010-webhook-window-attempts.js';
 import * as m0011 from './0011-password-failures.js';
 import * as m0012 from './0012-json-as-sent.js';
+import * as m0013 from './0013-admin-lists-in-insertion-order.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -32,4 +33,5 @@ export const migrations: Record<string, DialectMigration> = {
   '0010-webhook-window-attempts': m0010,
   '0011-password-failures': m0011,
   '0012-json-as-sent': m0012,
+  '0013-admin-lists-in-insertion-order': m0013,
 };
