@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Addresses a webhook must not reach unless private targets are allowed: loopback, private,
@@ -44,22 +45,21 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, 'ipv6');
 }
 
-/** The IPv4 address embedded in an IPv4-mapped, -compatible, NAT64 or 6to4 IPv6 address. */
+const dotted = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 address embedded in an IPv4-mapped (::ffff:0:0/96), IPv4-translated
+ * (::ffff:0:0:0/96), IPv4-compatible (::/96), NAT64 (64:ff9b::/96) or 6to4 (2002::/16) IPv6
+ * address, read from its eight groups, so that every way of writing one is the same address.
+ */
 function embeddedIpv4(address: string): string | null {
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (hex) {
-    const hi = Number.parseInt(hex[1], 16);
-    const lo = Number.parseInt(hex[2], 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4}):/i.exec(address);
-  if (sixToFour) {
-    const hi = Number.parseInt(sixToFour[1], 16);
-    const lo = Number.parseInt(sixToFour[2], 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
+  const p = ipaddr.IPv6.parse(address).parts;
+  const zeros = (from: number, to: number) => p.slice(from, to).every((g) => g === 0);
+  if (zeros(0, 5) && p[5] === 0xffff) return dotted(p[6], p[7]);
+  if (zeros(0, 4) && p[4] === 0xffff && p[5] === 0) return dotted(p[6], p[7]);
+  if (zeros(0, 6) && (p[6] !== 0 || p[7] > 1)) return dotted(p[6], p[7]);
+  if (p[0] === 0x64 && p[1] === 0xff9b && zeros(2, 6)) return dotted(p[6], p[7]);
+  if (p[0] === 0x2002) return dotted(p[1], p[2]);
   return null;
 }
 
@@ -69,7 +69,7 @@ export function isPrivateAddress(address: string): boolean {
   const family = isIP(bare);
   if (family === 4) return blocked.check(bare, 'ipv4');
   if (family === 6) {
-    const v4 = embeddedIpv4(bare.toLowerCase());
+    const v4 = embeddedIpv4(bare);
     if (v4 !== null) return blocked.check(v4, 'ipv4');
     return blocked.check(bare, 'ipv6');
   }

@@ -285,6 +285,12 @@ describe('webhook URLs on private addresses [sqlite]', () => {
       'http://[::a00:1]/x',
       'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x',
       'http://192.88.99.1/x',
+      // 6to4 of 127.0.0.0 with its last groups compressed, and IPv4-translated (::ffff:0:0:0/96).
+      'http://[2002:7f00::]/x',
+      'http://[2002:7f00:1::]/x',
+      'http://[::ffff:0:7f00:1]/x',
+      'http://[::ffff:0:127.0.0.1]/x',
+      'http://[0:0:0:0:0:ffff:a00:1]/x',
     ]) {
       const res = await admin.post('/v1/webhook-endpoints', { body: { url } });
       assert.equal(res.status, 400, url);
