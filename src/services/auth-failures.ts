@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import type { Limiter } from '../adapters/limiter.js';
 
 const WINDOW_SECONDS = 60;
@@ -45,9 +46,22 @@ export interface AuthAttempt {
  * still checked: guessing stays blocked, while the valid clients behind a shared address (NAT,
  * proxy) keep working.
  */
+/**
+ * The address a budget belongs to: an IPv4 address (an IPv4-mapped IPv6 one as the IPv4 address
+ * inside), or an IPv6 address's /64, the block one subscriber gets: one budget per exact IPv6
+ * address would give whoever holds a /64 2^64 budgets.
+ */
+export function addressBlock(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const parsed = ipaddr.process(ip);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const parts = (parsed as ipaddr.IPv6).parts;
+  return `${parts.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+}
+
 export function createAuthFailureGuard({ limiter, failuresPerMinute }: { limiter: Limiter; failuresPerMinute: number }) {
   const recentlyValid = createRecentSet(RECENTLY_VALID_MS, RECENTLY_VALID_MAX);
-  const keyOf = (ip: string) => `auth-failures:${ip}`;
+  const keyOf = (ip: string) => `auth-failures:${addressBlock(ip)}`;
   async function giveBack(ip: string, attempt: AuthAttempt): Promise<void> {
     if (attempt.reserved) await limiter.refund(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
   }
