@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -52,6 +52,15 @@ export function sqlitePath(url: string): string {
   return resolve(path);
 }
 
+/** Creates an empty file readable by its owner only, unless one is there. */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 /** The SQLite file cannot be made or opened (a folder in its way, no permission, a directory given). */
 export class DatabaseOpenError extends Error {}
 
@@ -73,7 +82,13 @@ function openSqlite(options: DatabaseOptions): Database {
   const synchronous = options.sqliteSynchronous ?? 'normal';
   let conn: SQLite.Database;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      // The file holds signing keys, webhook secrets and password hashes: made private to this
+      // user from the start (folders it creates too), and SQLite gives its -wal and -shm the
+      // file's mode. An existing file keeps the mode its owner gave it.
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      createPrivateFile(path);
+    }
     conn = new SQLite(path);
   } catch (err) {
     throw new DatabaseOpenError(`cannot open the SQLite file ${path}: ${(err as Error).message}`, { cause: err });

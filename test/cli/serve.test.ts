@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,9 @@ describe('roster serve', () => {
         'warns that the default PUBLIC_URL names port 0',
       );
       assert.ok(existsSync(join(cwd, 'data', 'roster.db')), './data/roster.db is created, with its folder');
+      // It holds signing keys, webhook secrets and password hashes: for its owner's eyes only.
+      const mode = (file: string) => (statSync(join(cwd, 'data', file)).mode & 0o777).toString(8);
+      assert.deepEqual([mode('.'), mode('roster.db'), mode('roster.db-wal')], ['700', '600', '600']);
 
       const health = await call(url, 'GET', '/healthz', { headers: { 'x-request-id': 'serve-health' } });
       assert.equal(health.status, 200);
