@@ -36,6 +36,16 @@ const retryStrategy = (times: number) => Math.min(times * 200, 2000);
  * Connects to Redis and waits briefly for it; if it is not there, returns anyway: the service
  * serves with in-process limits and reconnects in the background.
  */
+/**
+ * An ioredis error as it may be logged: ioredis attaches the failed command with its arguments,
+ * and those of the connection's HELLO are the username and password of REDIS_URL.
+ */
+function loggable(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const { name, message, code } = err as Error & { code?: string };
+  return Object.assign(new Error(message), { name, code });
+}
+
 export async function openRedis({ url, prefix, warn, info = () => {} }: RedisOptions): Promise<RedisConnection> {
   // Loaded only when REDIS_URL is set: a server without Redis does not carry the client.
   const { Redis } = await import('ioredis');
@@ -55,7 +65,7 @@ export async function openRedis({ url, prefix, warn, info = () => {} }: RedisOpt
     const now = Date.now();
     if (now - lastWarning < REDIS_WARNING_INTERVAL_MS) return;
     lastWarning = now;
-    warn('Redis unreachable: rate limits are kept per instance and revocations reach other instances within 5 s, until it returns', err);
+    warn('Redis unreachable: rate limits are kept per instance and revocations reach other instances within 5 s, until it returns', loggable(err));
   };
   // Without a listener ioredis would print every reconnection failure itself.
   client.on('error', degraded);

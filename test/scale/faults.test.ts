@@ -223,6 +223,23 @@ await describeWithServices('Redis unreachable', ['redis'], () => {
   });
 });
 
+await describeWithServices('Redis refusing the credentials of REDIS_URL', ['redis'], () => {
+  it('warns without the password, which ioredis keeps in the failed command', async () => {
+    const url = new URL(REDIS_TEST_URL);
+    url.username = `roster-no-such-user-${Date.now()}`;
+    url.password = 'Never-Logged-Pw-7731';
+    const server = await startTestServer({ config: { redisUrl: url.toString().replace(/\/$/, ''), redisPrefix: uniqueRedisPrefix() } });
+    try {
+      await eventually('the warning', async () => server.logs.some((l) => l.level === 40 && /Redis unreachable/.test(String(l.msg))));
+      const warning = server.logs.find((l) => /Redis unreachable/.test(String(l.msg)))!;
+      assert.match(JSON.stringify(warning.err), /WRONGPASS|NOAUTH|invalid/i, 'the reason is kept');
+      assert.ok(!server.logs.some((l) => JSON.stringify(l).includes('Never-Logged-Pw-7731')), 'no log line holds the password');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('SQLite file full', () => {
   let server: TestServer;
   let api: Client;
