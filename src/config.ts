@@ -159,7 +159,8 @@ function parseValue(setting: Setting, raw: string): unknown {
       try {
         url = new URL(raw);
       } catch {
-        return fail(`not a URL: "${raw}"`);
+        // A URL may carry a password (REDIS_URL, SMTP_URL), and this line goes to the log.
+        return fail(`not a URL: "${raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@')}"`);
       }
       if (!kind.protocols.includes(url.protocol)) fail(`expected a ${kind.protocols.join(' or ')} URL`);
       // A base URL that others are built on (an issuer, endpoints) has nothing after its path.

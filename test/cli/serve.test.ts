@@ -172,6 +172,9 @@ describe('roster serve', () => {
     ['PUBLIC_URL with a fragment', { PUBLIC_URL: 'https://users.example.com/#top' }, [], /\bPUBLIC_URL\b/],
     ['EMAIL_FROM without an address', { EMAIL_FROM: 'Roster' }, [], /\bEMAIL_FROM\b/],
     ['DATABASE_URL=sqlite: with no path', { DATABASE_URL: 'sqlite:' }, [], /\bDATABASE_URL\b/],
+    // Named, without the password it holds: the line goes to the log.
+    ['REDIS_URL with a bad port', { REDIS_URL: 'redis://:S3cret-Pw@redis.internal:99999' }, [], /^roster: Invalid REDIS_URL .*"redis:\/\/\*\*\*@redis\.internal:99999"$/],
+    ['SMTP_URL with a bad port', { SMTP_URL: 'smtp://mailer:S3cret@Pw@smtp.example.com:5870000' }, [], /^roster: Invalid SMTP_URL .*"smtp:\/\/\*\*\*@smtp\.example\.com:5870000"$/],
   ];
 
   it('refuses an invalid setting with one stderr line naming it, before touching any data', async () => {
