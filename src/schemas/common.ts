@@ -35,39 +35,32 @@ export const ErrorBody = Type.Object(
   { additionalProperties: false, description: 'The error body of every endpoint.' },
 );
 
-const statusDescriptions: Record<number, string> = {
-  400: 'Invalid request parameters (`validation_error`); `details` names every invalid field.',
-  401: 'Missing, unknown, revoked, expired or malformed credential (`unauthorized`).',
-  403: 'The credential lacks the required scope (`insufficient_scope`).',
-  404: 'Not found (`not_found`).',
-  409: 'Conflict with existing data (`conflict`).',
-  412: '`If-Match` does not match the current ETag (`precondition_failed`).',
-  413: 'Body over 64 KiB (`payload_too_large`).',
-  415: 'Body is not `application/json` (`unsupported_media_type`).',
-  422: '`Idempotency-Key` reused with a different body (`idempotency_key_reused`).',
-  429: 'Rate limit exceeded (`rate_limit_exceeded`); see `Retry-After`.',
-  500: 'Internal error (`internal_error`); nothing internal is disclosed.',
-  503: 'The database cannot be reached or cannot write (`service_unavailable`); see `Retry-After`.',
-};
-
-/** What each status answers in the examples of the document: the code, and a message the API gives. */
-const statusExamples: Record<number, [code: string, message: string]> = {
-  400: ['validation_error', 'Invalid request parameters'],
-  401: ['unauthorized', 'Invalid, expired or revoked credential'],
-  403: ['insufficient_scope', "This request requires the 'write' scope"],
-  404: ['not_found', 'Not found'],
-  409: ['conflict', 'A request with this Idempotency-Key is still in progress; retry after it completes'],
-  412: ['precondition_failed', 'The user has changed since the ETag given in If-Match'],
-  413: ['payload_too_large', 'Request body is larger than 64 KiB'],
-  415: ['unsupported_media_type', 'Content-Type must be application/json'],
-  422: ['idempotency_key_reused', 'This Idempotency-Key was already used with a different request; use a new key for a new request'],
-  429: ['rate_limit_exceeded', 'Rate limit of 600 requests per minute exceeded'],
-  500: ['internal_error', 'Internal error; reference req_3k2j4h5g6f7d8s9a'],
-  503: ['service_unavailable', 'The service cannot reach its database; retry shortly'],
+/** Each error status: what the document says of it, its code, and a message the API gives for it. */
+const errorStatuses: Record<number, { description: string; code: string; example: string }> = {
+  400: { description: 'Invalid request parameters (`validation_error`); `details` names every invalid field.', code: 'validation_error', example: 'Invalid request parameters' },
+  401: { description: 'Missing, unknown, revoked, expired or malformed credential (`unauthorized`).', code: 'unauthorized', example: 'Invalid, expired or revoked credential' },
+  403: { description: 'The credential lacks the required scope (`insufficient_scope`).', code: 'insufficient_scope', example: "This request requires the 'write' scope" },
+  404: { description: 'Not found (`not_found`).', code: 'not_found', example: 'Not found' },
+  409: { description: 'Conflict with existing data (`conflict`).', code: 'conflict', example: 'A request with this Idempotency-Key is still in progress; retry after it completes' },
+  412: { description: '`If-Match` does not match the current ETag (`precondition_failed`).', code: 'precondition_failed', example: 'The user has changed since the ETag given in If-Match' },
+  413: { description: 'Body over 64 KiB (`payload_too_large`).', code: 'payload_too_large', example: 'Request body is larger than 64 KiB' },
+  415: { description: 'Body is not `application/json` (`unsupported_media_type`).', code: 'unsupported_media_type', example: 'Content-Type must be application/json' },
+  422: {
+    description: '`Idempotency-Key` reused with a different body (`idempotency_key_reused`).',
+    code: 'idempotency_key_reused',
+    example: 'This Idempotency-Key was already used with a different request; use a new key for a new request',
+  },
+  429: { description: 'Rate limit exceeded (`rate_limit_exceeded`); see `Retry-After`.', code: 'rate_limit_exceeded', example: 'Rate limit of 600 requests per minute exceeded' },
+  500: { description: 'Internal error (`internal_error`); nothing internal is disclosed.', code: 'internal_error', example: 'Internal error; reference req_3k2j4h5g6f7d8s9a' },
+  503: {
+    description: 'The database cannot be reached or cannot write (`service_unavailable`); see `Retry-After`.',
+    code: 'service_unavailable',
+    example: 'The service cannot reach its database; retry shortly',
+  },
 };
 
 function errorBodyFor(status: number, message: string | undefined): TSchema {
-  const [code, example] = statusExamples[status];
+  const { description, code, example } = errorStatuses[status];
   const { details } = ErrorBody.properties;
   return Type.Object(
     {
@@ -75,7 +68,7 @@ function errorBodyFor(status: number, message: string | undefined): TSchema {
       message: Type.String({ maxLength: 1000, description: 'Human-readable explanation.', examples: [message ?? example] }),
       details: status === 400 ? Type.Optional({ ...details, examples: [{ email: ['Invalid email format'] }] }) : details,
     },
-    { additionalProperties: false, description: statusDescriptions[status] },
+    { additionalProperties: false, description },
   );
 }
 
