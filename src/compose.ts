@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   migrate?: boolean;
   /** On SQLite, checkpoint from a thread of its own: the long-running server does; a command does without. */
   checkpointInBackground?: boolean;
+  /** On SQLite, run reads that may scan a table on a thread of their own: the server does. */
+  readsInBackground?: boolean;
   onError?: (err: unknown, what: string) => void;
   /** Where mail goes without SMTP_URL (the server passes its log). */
   logMail?: (mail: LoggedMail) => void;
@@ -48,6 +50,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     sqliteSynchronous: config.sqliteSynchronous,
     checkpointInBackground: options.checkpointInBackground,
+    readsInBackground: options.readsInBackground,
     onCheckpointError: (err) => options.onError?.(err, 'the SQLite checkpoint thread'),
   });
   let migrated: string[] = [];

@@ -30,6 +30,7 @@ export async function startServer(config: Config, logStream?: LogStream, options
   const early: [string, unknown][] = [];
   const runtime = await openRuntime(config, {
     checkpointInBackground: true,
+    readsInBackground: true,
     ...runtimeOptions,
     onError: (err, what) => log?.warn({ err }, `${what} failed`),
     onWarning: (message, err) => (log ? log.warn({ err }, message) : early.push([message, err])),

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type PgModule from 'pg';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { holdConnection, registerDirect, releaseConnection } from './sqlite-direct.js';
+import { registerReader, startReader } from './sqlite-reader.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { createGroupCommit } from './sqlite-group-commit.js';
 import type { Tables } from './tables.js';
@@ -37,6 +38,8 @@ export interface DatabaseOptions {
    * sqlite-checkpointer.ts). For the long-running server; a short command does without.
    */
   checkpointInBackground?: boolean;
+  /** SQLite file: run reads that may scan a table on a thread of their own (see sqlite-reader.ts). For the server. */
+  readsInBackground?: boolean;
   /** Hears why the checkpoint thread stopped (the connection then checkpoints by itself). */
   onCheckpointError?: (err: unknown) => void;
 }
@@ -63,6 +66,9 @@ function createPrivateFile(path: string): void {
 
 /** The SQLite file cannot be made or opened (a folder in its way, no permission, a directory given). */
 export class DatabaseOpenError extends Error {}
+
+/** The read thread's page cache, in KiB: its scans read each page once, and it counts toward the server's memory. */
+const SQLITE_READER_CACHE_KIB = 2048;
 
 /** SQLite's page cache per connection, in KiB. */
 const SQLITE_CACHE_KIB = 4096;
@@ -110,6 +116,8 @@ function openSqlite(options: DatabaseOptions): Database {
     options.checkpointInBackground && path !== ':memory:' ? startCheckpointer(conn, path, options.onCheckpointError ?? (() => {})) : undefined;
   const db = new Kysely<Tables>({ dialect: sqliteDialect(conn, { taken: () => holdConnection(conn), released: () => releaseConnection(conn) }) });
   registerDirect(db, conn, false);
+  const reader = options.readsInBackground && path !== ':memory:' ? startReader(path, SQLITE_READER_CACHE_KIB) : undefined;
+  if (reader) registerReader(db, reader);
   const groupCommit = createGroupCommit(db, conn, checkpointer);
   return {
     db,
@@ -123,7 +131,8 @@ function openSqlite(options: DatabaseOptions): Database {
       if (identity !== null && fileIdentity(path) !== identity) throw new Error(`the SQLite file ${path} was removed or replaced while the server had it open`);
     },
     async close() {
-      // The thread's connection closes first: the last one to close folds the log into the file.
+      // The threads' connections close first: the last one to close folds the log into the file.
+      await reader?.close();
       await checkpointer?.close();
       await db.destroy();
       // Kysely closes the connection only if a query of its own ever opened its driver.

@@ -4,6 +4,7 @@ import type { User } from '../schemas/users.js';
 import type { Dialect } from './database.js';
 import type { Tables, UsersTable } from './tables.js';
 import { perDialect, statementsByKey, tupleStatement, tuples } from './statements.js';
+import { readerFor } from './sqlite-reader.js';
 import { uniqueViolation } from './unique-violation.js';
 
 /** A user as stored: the wire shape plus what the service needs and never sends. */
@@ -225,7 +226,11 @@ export function createUserStore(db: Kysely<Tables>, dialect: Dialect) {
         const like = (col: 'email_key' | 'username_key' | 'first_name_key' | 'last_name_key') => sql<boolean>`${sql.ref(col)} like ${pattern} escape '\\'`;
         q = q.where((eb) => eb.or([like('email_key'), like('username_key'), like('first_name_key'), like('last_name_key')]));
       }
-      const rows = await tuples(db, dialect, q.orderBy('seq', 'asc').limit(limit).compile(), USER_COLUMNS);
+      const query = q.orderBy('seq', 'asc').limit(limit).compile();
+      // Without an exact email or username, the page is found by scanning users in seq order,
+      // which a rare prefix or date range makes long: on SQLite, off the server's thread.
+      const reader = filter.email === undefined && filter.username === undefined ? readerFor(db) : undefined;
+      const rows = reader ? await reader.all(query.sql, query.parameters) : await tuples(db, dialect, query, USER_COLUMNS);
       return rows.map(toUser);
     },
   };
