@@ -160,7 +160,15 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
       if (dialect === 'postgres') due = due.forUpdate('d').skipLocked();
       const rows = await db
         .updateTable('webhook_deliveries')
-        .set({ locked_until: nowMs + leaseMs, claim_token: token, attempts: sql`attempts + 1`, window_attempts: sql`window_attempts + 1` })
+        .set({
+          locked_until: nowMs + leaseMs,
+          claim_token: token,
+          attempts: sql`attempts + 1`,
+          window_attempts: sql`window_attempts + 1`,
+          // The retry window opens at a delivery's first attempt, not when it was queued: one that
+          // waited behind a user's earlier delivery for its whole window still gets its own.
+          window_started_at: sql`case when window_attempts = 0 then ${nowMs} else window_started_at end`,
+        })
         .where('seq', 'in', due)
         .returningAll()
         .execute();

@@ -134,3 +134,42 @@ await describeEachBackend('manual redelivery', (backend) => {
     }
   });
 });
+
+await describeEachBackend('retry window', (backend) => {
+  it("opens at a delivery's first attempt: one queued behind a user's failing delivery gets a window of its own", async () => {
+    const db = await backend.create();
+    const config = configWith({ databaseUrl: db.url, webhookAllowPrivate: true });
+    const runtime = await openRuntime(config);
+    const receiver = await startReceiver(() => 500);
+    const ctx = { actor: { kind: 'system' as const, id: 'test' }, requestId: 'req-window' };
+    try {
+      const endpoint = await runtime.services.webhooks.create({ url: receiver.url });
+      const user = await runtime.services.users.create(uniqueUser('window'), ctx);
+      await runtime.services.users.update(user.id, { first_name: 'Later' }, ctx);
+      const engine = createDeliveryEngine({ store: runtime.store, config, tuning: { leaseMs: 10_000, timeoutMs: 2000, baseDelayMs: 1, maxDelayMs: 1, retryWindowMs: 1500 } });
+      async function attempt() {
+        const { token, deliveries } = await waitFor('a due delivery', async () => {
+          const claimed = await engine.claim(10);
+          return claimed.deliveries.length > 0 ? claimed : null;
+        });
+        assert.equal(deliveries.length, 1, 'one at a time: the later waits for the earlier');
+        await engine.deliver(deliveries[0], token);
+        return (await runtime.store.webhookDeliveries.findById(endpoint.id, deliveries[0].id))!;
+      }
+      // The first, retried until its 1.5 s window has passed, is given up; the second waited all along.
+      let first = await attempt();
+      while (first.status === 'pending') {
+        await new Promise((r) => setTimeout(r, 100));
+        first = await attempt();
+      }
+      assert.equal(first.status, 'failed');
+      const second = await attempt();
+      assert.notEqual(second.id, first.id);
+      assert.deepEqual([second.status, second.attempts], ['pending', 1], 'failed once, retried, not given up');
+    } finally {
+      await receiver.close();
+      await runtime.close();
+      await db.drop();
+    }
+  });
+});
