@@ -51,8 +51,19 @@ export function toEvent(row: Selectable<Tables['events']>): StoredEvent {
 }
 
 const appendSql = 'insert into "events" ("id", "type", "user_id", "actor_kind", "actor_id", "request_id", "data", "created_at") values (?, ?, ?, ?, ?, ?, ?, ?)';
+/**
+ * PostgreSQL: an event sorts at its transaction, or at its user's previous event's if that is
+ * later. Transaction ids are handed out when a transaction first writes, not when it commits: of
+ * two changes to one user, the one that waited for the other's row lock may hold the older id, and
+ * its event would sort before the one it followed. The previous event has committed (the change
+ * held the user's row lock), so the later position hides nothing from a follower: the event still
+ * shows only once its own transaction is no longer running (see list).
+ */
+const appendPostgresSql =
+  'insert into "events" ("id", "type", "user_id", "actor_kind", "actor_id", "request_id", "data", "created_at", "tx") values (?, ?, ?, ?, ?, ?, ?, ?, ' +
+  `greatest(pg_current_xact_id(), (select "tx" from "events" where "user_id" = ? order by "seq" desc limit 1)))`;
 /** Every change appends one (see statements.ts). */
-const append = perDialect((dialect) => statement(dialect, appendSql));
+const append = perDialect((dialect) => statement(dialect, dialect === 'postgres' ? appendPostgresSql : appendSql));
 
 /**
  * PostgreSQL: the oldest transaction of this database still running when the statement's
@@ -84,16 +95,8 @@ export function createEventStore(db: Kysely<Tables>, dialect: Dialect) {
   return {
     /** Records an event; called inside the transaction of the change it describes. */
     async append(event: NewEvent): Promise<void> {
-      await append[dialect].run(db, [
-        event.id,
-        event.type,
-        event.userId,
-        event.actorKind,
-        event.actorId,
-        event.requestId,
-        JSON.stringify(event.data),
-        event.createdAt,
-      ]);
+      const values = [event.id, event.type, event.userId, event.actorKind, event.actorId, event.requestId, JSON.stringify(event.data), event.createdAt];
+      await append[dialect].run(db, dialect === 'postgres' ? [...values, event.userId] : values);
     },
 
     /** A user's events, oldest first (the audit trail of one user). */
