@@ -132,6 +132,8 @@ export function createAccessTokenService({ config, limiter, authFailures, client
         .setExpirationTime(now + config.accessTokenTtlSeconds)
         .setJti(randomId('', 24))
         .sign(key.privateKey);
+      // Its client just authenticated: the new token is exempt from its address's failure budget, as the last one was.
+      await authFailures.trust(hashSecret(accessToken));
       return {
         access_token: accessToken,
         token_type: 'Bearer',

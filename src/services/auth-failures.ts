@@ -15,16 +15,18 @@ function createRecentSet(ttlMs: number, max: number) {
       const expiry = expiries.get(key);
       return expiry !== undefined && expiry > Date.now();
     },
-    add(key: string): void {
+    /** Adds or renews `key`; false if it was renewed less than a minute ago and was left as it is. */
+    add(key: string): boolean {
       const now = Date.now();
       // A key added in the last minute is left as it is: renewing it on every request of a busy
       // client would churn the Map for an expiry that moved by milliseconds.
       const expiry = expiries.get(key);
-      if (expiry !== undefined && expiry - now > ttlMs - RENEW_AFTER_MS) return;
+      if (expiry !== undefined && expiry - now > ttlMs - RENEW_AFTER_MS) return false;
       // Re-inserted so that the Map's order stays oldest first, for eviction.
       expiries.delete(key);
       expiries.set(key, now + ttlMs);
       if (expiries.size > max) expiries.delete(expiries.keys().next().value as string);
+      return true;
     },
   };
 }
@@ -65,6 +67,19 @@ export function createAuthFailureGuard({ limiter, failuresPerMinute }: { limiter
   async function giveBack(ip: string, attempt: AuthAttempt): Promise<void> {
     if (attempt.reserved) await limiter.refund(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
   }
+  // Successes are also marked where the budgets are kept (Redis, or the primary of WORKERS), at
+  // most once a minute per credential and process: another instance or worker then exempts a
+  // credential that worked here. Marked by spending from a budget of its own, read with peek.
+  const MARKS = 1_000_000;
+  const markOf = (fingerprint: string) => `auth-valid:${fingerprint}`;
+  async function remember(fingerprint: string): Promise<void> {
+    if (recentlyValid.add(fingerprint)) await limiter.consume(markOf(fingerprint), MARKS, RECENTLY_VALID_MS / 1000);
+  }
+  async function workedElsewhere(fingerprint: string): Promise<boolean> {
+    if ((await limiter.peek(markOf(fingerprint), MARKS, RECENTLY_VALID_MS / 1000)).remaining >= MARKS) return false;
+    recentlyValid.add(fingerprint);
+    return true;
+  }
   return {
     /**
      * Before checking `fingerprint` (hashSecret of the credential, null if there is none) from
@@ -75,13 +90,20 @@ export function createAuthFailureGuard({ limiter, failuresPerMinute }: { limiter
       if (fingerprint !== null && recentlyValid.has(fingerprint)) return { wait: 0, reserved: false };
       const budget = await limiter.consume(keyOf(ip), failuresPerMinute, WINDOW_SECONDS);
       if (budget.allowed) return { wait: 0, reserved: true };
+      if (fingerprint !== null && (await workedElsewhere(fingerprint))) return { wait: 0, reserved: false };
       return { wait: Math.max(1, budget.resetAt - Math.floor(Date.now() / 1000)), reserved: false };
     },
     /** The credential worked: the attempt's unit is given back, and the credential remembered. */
     async succeeded(ip: string, fingerprint: string, attempt: AuthAttempt): Promise<void> {
-      recentlyValid.add(fingerprint);
+      await remember(fingerprint);
       await giveBack(ip, attempt);
     },
+    /**
+     * A credential known good before its first use: an access token just issued to a client that
+     * authenticated. Its client keeps working with it while its address is over the budget, as
+     * with the token it replaces.
+     */
+    trust: (fingerprint: string): Promise<void> => remember(fingerprint),
     /**
      * Runs the attempt's credential check. If it throws, it came to no answer (a database or an
      * issuer out of reach), which is no failure: the unit is given back.

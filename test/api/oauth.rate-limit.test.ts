@@ -90,6 +90,8 @@ it('keeps issuing tokens to a client that recently succeeded from an address ove
     assert.equal((await clientFor(server.url, 'rk_guess').get('/v1/users')).status, 401);
     const again = await tokenRequest(server, { grant_type: 'client_credentials' }, auth);
     assert.equal(again.status, 200, again.text);
+    // The token it just got works too, though no request has used it yet.
+    assert.equal((await clientFor(server.url, again.body.access_token).get('/v1/users')).status, 200);
     // A client not seen working recently is not even checked: guessing stays blocked.
     const blocked = await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(idle.client_id, idle.client_secret) });
     assert.equal(blocked.status, 429, blocked.text);

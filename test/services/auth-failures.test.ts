@@ -22,3 +22,26 @@ describe('failed-authentication budget per address', () => {
     assert.equal(addressBlock('192.0.2.7'), '192.0.2.7');
   });
 });
+
+describe('credentials that worked recently, over the address budget', () => {
+  it('are exempt in every process that shares the budgets, not only the one that saw them work', async () => {
+    const shared = createMemoryLimiter();
+    const here = createAuthFailureGuard({ limiter: shared, failuresPerMinute: 2 });
+    const there = createAuthFailureGuard({ limiter: shared, failuresPerMinute: 2 });
+    const ip = '198.51.100.7';
+    const attempt = await here.begin(ip, 'fp-good');
+    await here.succeeded(ip, 'fp-good', attempt);
+    for (let i = 0; i < 2; i++) await there.begin(ip, `fp-guess-${i}`);
+    assert.ok((await there.begin(ip, 'fp-guess-x')).wait > 0, 'guessing is stopped');
+    assert.deepEqual(await there.begin(ip, 'fp-good'), { wait: 0, reserved: false }, 'the credential that worked elsewhere goes on');
+  });
+
+  it('include an access token just issued, before its first use', async () => {
+    const guard = createAuthFailureGuard({ limiter: createMemoryLimiter(), failuresPerMinute: 1 });
+    const ip = '198.51.100.8';
+    await guard.begin(ip, 'fp-guess');
+    assert.ok((await guard.begin(ip, 'fp-token')).wait > 0);
+    await guard.trust('fp-token');
+    assert.deepEqual(await guard.begin(ip, 'fp-token'), { wait: 0, reserved: false });
+  });
+});
