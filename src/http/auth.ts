@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { AuthFailureGuard } from '../services/auth-failures.js';
 import { type Authenticator, type Principal, type RequestContext, type Scope, insufficientScope } from '../services/auth.js';
 import { routeOf } from './route-of.js';
+import { headerCount } from './raw-headers.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -27,17 +28,6 @@ function unauthorized(message: string, error?: 'invalid_request' | 'invalid_toke
   return new AppError('unauthorized', message, undefined, { 'www-authenticate': challenge });
 }
 
-/**
- * Whether the request carries Authorization more than once. Node keeps the first and drops the
- * rest, while a proxy in front may pick another: the two would authenticate different callers.
- */
-function repeatsAuthorization(rawHeaders: string[]): boolean {
-  let seen = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].length === 13 && rawHeaders[i].toLowerCase() === 'authorization' && ++seen > 1) return true;
-  }
-  return false;
-}
 
 interface AuthOptions {
   authenticator: Authenticator;
@@ -54,7 +44,8 @@ export function authenticate({ authenticator, authFailures }: AuthOptions) {
     if (!routeOf(request).config.scope) return;
     const header = request.headers.authorization;
     if (header === undefined) throw unauthorized('Missing credential: send Authorization: Bearer <API key or access token>');
-    const repeated = repeatsAuthorization(request.raw.rawHeaders);
+    // Node keeps the first Authorization; a proxy may pick another: two would name different callers.
+    const repeated = headerCount(request.raw.rawHeaders, 'authorization') > 1;
     const match = repeated ? null : BEARER.exec(header);
     const fingerprint = match ? hashSecret(match[1]) : null;
     const attempt = await authFailures.begin(request.ip, fingerprint);

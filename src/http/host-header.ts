@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { validationError } from '../errors.js';
+import { headerCount } from './raw-headers.js';
 
 /**
  * onRequest: RFC 9112 §3.2 wants a 400 for an HTTP/1.1 request with no `Host`, or with more than
@@ -8,9 +9,7 @@ import { validationError } from '../errors.js';
  * API's error body.
  */
 export async function requireOneHost(request: FastifyRequest): Promise<void> {
-  const raw = request.raw.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') hosts++;
+  const hosts = headerCount(request.raw.rawHeaders, 'host');
   if (hosts > 1) throw validationError({ Host: ['Must be given once'] });
   if (hosts === 0 && request.raw.httpVersion !== '1.0') throw validationError({ Host: ['Required in HTTP/1.1'] });
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { AppError } from '../errors.js';
 import { unavailableAnswer } from '../http/errors.js';
+import { headerCount } from '../http/raw-headers.js';
 import { ServerMetadata, JwkSet, OAuthErrorBody, TokenRequestBody, TokenResponse } from '../schemas/oauth.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
 import { SCOPES } from '../services/auth.js';
@@ -100,6 +101,8 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
     async (request, reply) => {
       const body = request.body;
       const header = request.headers.authorization;
+      // As on every route: Node keeps the first of two, and a proxy in front may have read another.
+      if (headerCount(request.raw.rawHeaders, 'authorization') > 1) throw new OAuthError('invalid_request', 'Send one Authorization header, not several');
       const basic = header === undefined ? null : parseBasic(header);
       if (header !== undefined && !basic) throw new OAuthError('invalid_client', 'Malformed Authorization header: expected Basic');
       // RFC 6749 §3.2.1 lets a client name itself with client_id alongside Basic (some libraries

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describeEachBackend } from '../helpers/backends.js';
@@ -178,6 +179,21 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
     assert.equal(((await json.json()) as { error: string }).error, 'invalid_request');
     const ignored = await tokenRequest(server, { grant_type: 'client_credentials', resource: 'https://x.example' }, auth);
     assert.equal(ignored.status, 200, 'unknown parameters are ignored (RFC 6749 Â§3.2)');
+    // Two Authorization headers (Node would read the first, a proxy perhaps the second).
+    const twice = await new Promise<{ status: number; body: { error: string } }>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/oauth/token`, {
+        method: 'POST',
+        headers: ['Host', new URL(server.url).host, 'Authorization', auth.authorization, 'Authorization', basic('cli_000000000000', 'rcs_other'), 'Content-Type', 'application/x-www-form-urlencoded'],
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end('grant_type=client_credentials');
+    });
+    assert.deepEqual([twice.status, twice.body], [400, { error: 'invalid_request', error_description: 'Send one Authorization header, not several' }]);
     for (const res of [grant, missing, repeated, both]) assertNoStore(res);
   });
 
