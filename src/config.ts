@@ -4,6 +4,9 @@
  * and its default. A bad value stops the start with one line naming the variable.
  */
 
+/** The most ACCESS_TOKEN_TTL_SECONDS may be: no access token of any instance outlives it. */
+export const LONGEST_ACCESS_TOKEN_SECONDS = 86_400;
+
 export class ConfigError extends Error {}
 
 type Kind =
@@ -79,7 +82,7 @@ export const settings = [
   },
   {
     env: 'ACCESS_TOKEN_TTL_SECONDS',
-    kind: { type: 'int', min: 30, max: 86_400 },
+    kind: { type: 'int', min: 30, max: LONGEST_ACCESS_TOKEN_SECONDS },
     default: '900',
     description: 'lifetime of access tokens issued by POST /oauth/token',
   },

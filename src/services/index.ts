@@ -38,7 +38,7 @@ export function createServices({ config, store, limiter, invalidations, onError,
   const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });
   const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });
   const oauthClients = createOAuthClientService({ store, onError });
-  const signingKeys = createSigningKeyService({ store, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const signingKeys = createSigningKeyService({ store });
   const authFailures = createAuthFailureGuard({ limiter, failuresPerMinute: config.authFailuresPerMinute });
   const accessTokens = createAccessTokenService({ config, limiter, authFailures, clients: oauthClients, signingKeys });
   const external = config.oauthIssuer

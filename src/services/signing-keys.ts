@@ -3,6 +3,7 @@ import { nowIso, toIso } from '../adapters/clock.js';
 import { AppError, notFound } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { StoredSigningKey } from '../store/signing-keys.js';
+import { LONGEST_ACCESS_TOKEN_SECONDS } from '../config.js';
 
 export const SIGNING_ALGORITHM = 'ES256';
 /** Keys are re-read at least this often, so a rotation or removal made elsewhere is seen within 5 seconds. */
@@ -36,7 +37,6 @@ export interface SigningKeyInfo {
 
 interface Deps {
   store: Store;
-  accessTokenTtlSeconds: number;
 }
 
 interface LoadedKey {
@@ -53,7 +53,7 @@ function info(key: StoredSigningKey): SigningKeyInfo {
 }
 
 /** The signing keys of the built-in authorization server, shared by every instance through the database. */
-export function createSigningKeyService({ store, accessTokenTtlSeconds }: Deps) {
+export function createSigningKeyService({ store }: Deps) {
   let keys: Map<string, LoadedKey> = new Map();
   let loadedAt = 0;
   let loading: Promise<void> | undefined;
@@ -103,7 +103,9 @@ export function createSigningKeyService({ store, accessTokenTtlSeconds }: Deps) 
   async function rotate(): Promise<SigningKeyInfo> {
     const key = await mint();
     const now = Date.now();
-    await store.signingKeys.retireAllExcept(key.id, toIso(now), toIso(now + (accessTokenTtlSeconds + PUBLISH_MARGIN_SECONDS) * 1000));
+    // Rotation is a command's, which cannot know the token lifetime the servers were started with:
+    // the retired keys stay for the longest one any server may use.
+    await store.signingKeys.retireAllExcept(key.id, toIso(now), toIso(now + (LONGEST_ACCESS_TOKEN_SECONDS + PUBLISH_MARGIN_SECONDS) * 1000));
     await reload();
     return info(key);
   }
@@ -142,7 +144,7 @@ export function createSigningKeyService({ store, accessTokenTtlSeconds }: Deps) 
 
     /**
      * Makes a new key current. The previous ones stay published until every token they signed
-     * has expired (the token lifetime plus a margin), then `prune` removes them.
+     * has expired (the longest token lifetime allowed, plus a margin), then `prune` removes them.
      */
     rotate,
 
