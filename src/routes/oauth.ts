@@ -100,6 +100,9 @@ const tokenEndpoint: FastifyPluginAsyncTypebox<Options> = async (app, { accessTo
     },
     async (request, reply) => {
       const body = request.body;
+      // The form parser reads any body as sent: an encoded one would be read as garbage.
+      const encoding = request.headers['content-encoding'];
+      if (encoding !== undefined && encoding.toLowerCase() !== 'identity') throw new OAuthError('invalid_request', 'Content-Encoding is not supported; send the body unencoded');
       const header = request.headers.authorization;
       // As on every route: Node keeps the first of two, and a proxy in front may have read another.
       if (headerCount(request.raw.rawHeaders, 'authorization') > 1) throw new OAuthError('invalid_request', 'Send one Authorization header, not several');

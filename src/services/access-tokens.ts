@@ -118,7 +118,13 @@ export function createAccessTokenService({ config, limiter, authFailures, client
       const scopes = narrow(req.scope, expandScopes(client.scopes), grantedScopes(client.scopes));
       const rate = await limiter.consume(`token:${client.id}`, config.rateLimitPerMinute, WINDOW_SECONDS);
       if (!rate.allowed) {
-        throw new OAuthError('rate_limit_exceeded', `Rate limit of ${rate.limit} token requests per minute exceeded`, { 'retry-after': retryAfter(rate.resetAt) });
+        throw new OAuthError('rate_limit_exceeded', `Rate limit of ${rate.limit} token requests per minute exceeded`, {
+          'retry-after': retryAfter(rate.resetAt),
+          // As on the answers it refuses after: the client's budget, spent.
+          'x-ratelimit-limit': String(rate.limit),
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(rate.resetAt),
+        });
       }
       const key = await signingKeys.current();
       const now = nowSeconds();

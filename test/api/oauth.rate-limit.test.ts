@@ -38,6 +38,8 @@ it('limits tokens per client, and API calls per client across all its tokens', a
     assert.equal(third.status, 429);
     assert.equal(third.body.error, 'rate_limit_exceeded');
     assert.ok(third.headers.get('retry-after'));
+    assert.deepEqual([third.headers.get('x-ratelimit-limit'), third.headers.get('x-ratelimit-remaining')], ['2', '0'], 'the refusal reports the budget too');
+    assert.equal(third.headers.get('x-ratelimit-reset'), second.headers.get('x-ratelimit-reset'));
     // Another client has its own budget.
     assert.equal((await tokenRequest(server, { grant_type: 'client_credentials' }, { authorization: basic(other.client_id, other.client_secret) })).status, 200);
 

@@ -194,6 +194,13 @@ await describeEachBackend('POST /oauth/token (client credentials) and the seedâ€
       req.end('grant_type=client_credentials');
     });
     assert.deepEqual([twice.status, twice.body], [400, { error: 'invalid_request', error_description: 'Send one Authorization header, not several' }]);
+    const encoded = await fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(encoded.status, 400, 'a body declared encoded is refused, not read as plain text');
+    assert.equal(((await encoded.json()) as { error: string }).error, 'invalid_request');
     for (const res of [grant, missing, repeated, both]) assertNoStore(res);
   });
 
