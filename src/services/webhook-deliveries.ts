@@ -67,11 +67,17 @@ export function createDeliveryEngine({ store, config, tuning: overrides, send = 
   return {
     tuning,
 
-    /** Claims up to `limit` due deliveries for this worker (see the store for the ordering rule). */
-    claim(limit: number): Promise<{ token: string; deliveries: StoredDelivery[] }> {
+    /**
+     * Claims up to `limit` due deliveries for this worker (see the store for the ordering rule),
+     * none to the endpoints of `skipEndpoints`.
+     */
+    claim(limit: number, skipEndpoints: readonly string[] = []): Promise<{ token: string; deliveries: StoredDelivery[] }> {
       const token = randomId('clm_', 16);
-      return store.webhookDeliveries.claimDue(Date.now(), tuning.leaseMs, token, limit).then((deliveries) => ({ token, deliveries }));
+      return store.webhookDeliveries.claimDue(Date.now(), tuning.leaseMs, token, limit, skipEndpoints).then((deliveries) => ({ token, deliveries }));
     },
+
+    /** Gives a claimed delivery back unattempted: it is due again at once, and its attempt is not counted. */
+    giveBack: (d: StoredDelivery, token: string): Promise<void> => store.webhookDeliveries.release(d.id, token),
 
     /**
      * Makes one attempt of a claimed delivery and records it: success, the next retry, or, past

@@ -134,7 +134,7 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
      * (`locked_until`) keeps other workers off it; on PostgreSQL, SKIP LOCKED lets concurrent
      * claimers pass each other's rows instead of waiting and then claiming them twice.
      */
-    async claimDue(nowMs: number, leaseMs: number, token: string, limit: number): Promise<StoredDelivery[]> {
+    async claimDue(nowMs: number, leaseMs: number, token: string, limit: number, skipEndpoints: readonly string[] = []): Promise<StoredDelivery[]> {
       let due = db
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
@@ -157,6 +157,7 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
         )
         .orderBy('d.seq')
         .limit(limit);
+      if (skipEndpoints.length > 0) due = due.where('d.endpoint_id', 'not in', skipEndpoints);
       if (dialect === 'postgres') due = due.forUpdate('d').skipLocked();
       const rows = await db
         .updateTable('webhook_deliveries')
