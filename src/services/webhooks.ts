@@ -144,9 +144,16 @@ export function createWebhookService({ store, config }: Deps) {
       return toWireEndpoint(await endpoint(id));
     },
 
-    /** Removes the endpoint; its pending deliveries are not attempted any more. */
+    /**
+     * Removes the endpoint. Its pending deliveries end as failed, in the same transaction: left
+     * pending, no one would ever attempt them, and every claim would read past them.
+     */
     async delete(id: string): Promise<void> {
-      if (!(await store.webhookEndpoints.markDeleted(id, nowIso()))) throw endpointNotFound();
+      const at = nowIso();
+      await store.transaction(async (tx) => {
+        if (!(await tx.webhookEndpoints.markDeleted(id, at))) throw endpointNotFound();
+        await tx.webhookDeliveries.failPending(id, at);
+      });
     },
 
     async listDeliveries(id: string, query: PageQuery & { status?: DeliveryStatus }) {

@@ -213,6 +213,16 @@ export function createWebhookDeliveryStore(db: Kysely<Tables>, dialect: Dialect)
       return true;
     },
 
+    /** Ends an endpoint's pending deliveries as failed (the endpoint is deleted). */
+    async failPending(endpointId: string, at: string): Promise<void> {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'failed', completed_at: at, locked_until: 0, claim_token: null })
+        .where('endpoint_id', '=', endpointId)
+        .where('status', '=', 'pending')
+        .execute();
+    },
+
     /** Gives a claim back without counting it (the worker stopped mid-attempt). */
     async release(deliveryId: string, token: string): Promise<void> {
       await db

@@ -256,6 +256,21 @@ await describeEachBackend('webhooks', (backend) => {
     assert.equal((await admin.get(`/v1/webhook-endpoints/${endpoint.id}/deliveries`)).status, 404);
     await picky.close();
   });
+
+  it('ends the pending deliveries of an endpoint it deletes, instead of leaving them for no one', async () => {
+    const failing = await startReceiver(() => 500);
+    try {
+      const endpoint = await createEndpoint(failing.url);
+      await createUser();
+      await waitFor('a first failed attempt', () => failing.received.length > 0);
+      assert.equal((await admin.delete(`/v1/webhook-endpoints/${endpoint.id}`)).status, 204);
+      const rows = await server.server.runtime.database.db.selectFrom('webhook_deliveries').select(['status', 'completed_at']).where('endpoint_id', '=', endpoint.id).execute();
+      assert.ok(rows.length > 0);
+      for (const row of rows) assert.ok(row.status !== 'pending' && row.completed_at !== null, JSON.stringify(row));
+    } finally {
+      await failing.close();
+    }
+  });
 });
 
 describe('webhook URLs on private addresses [sqlite]', () => {
