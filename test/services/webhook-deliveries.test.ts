@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { openRuntime } from '../../src/compose.js';
-import { configWith } from '../../src/config.js';
 import { erasePersonalData } from '../../src/services/erasure.js';
 import { DEFAULT_TUNING, createDeliveryEngine, retryDelay } from '../../src/services/webhook-deliveries.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { uniqueUser } from '../helpers/client.js';
-import { startReceiver, waitFor } from '../helpers/receiver.js';
+import { withOutbox } from '../helpers/outbox.js';
+import { waitFor } from '../helpers/receiver.js';
 
 describe('webhook retry schedule', () => {
   it('doubles per attempt within [delay/2, delay], capped', () => {
@@ -50,12 +49,8 @@ describe('event erasure', () => {
 });
 
 await describeEachBackend('delivery claims', (backend) => {
-  it('never starts an attempt that could outlast its claim (another worker could send it again)', async () => {
-    const db = await backend.create();
-    const config = configWith({ databaseUrl: db.url, webhookAllowPrivate: true });
-    const runtime = await openRuntime(config);
-    const receiver = await startReceiver();
-    try {
+  it('never starts an attempt that could outlast its claim (another worker could send it again)', () =>
+    withOutbox(backend, [() => 200], async ({ runtime, config, receivers: [receiver] }) => {
       await runtime.services.webhooks.create({ url: receiver.url });
       await runtime.services.users.create(uniqueUser('claim'), { actor: { kind: 'system', id: 'test' }, requestId: 'req-claim' });
       // A claim shorter than the attempt's timeout: the attempt must not start.
@@ -73,22 +68,13 @@ await describeEachBackend('delivery claims', (backend) => {
       await sound.deliver(second.deliveries[0], second.token);
       assert.equal(receiver.received.length, 1);
       assert.equal(receiver.received[0].answered, 200);
-    } finally {
-      await receiver.close();
-      await runtime.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 await describeEachBackend('manual redelivery', (backend) => {
-  it('restarts the backoff at the base delay, then doubles it, while attempts keeps the total', async () => {
-    const db = await backend.create();
-    const config = configWith({ databaseUrl: db.url, webhookAllowPrivate: true });
-    const runtime = await openRuntime(config);
-    const receiver = await startReceiver(() => 500);
-    const lease = { leaseMs: 10_000, timeoutMs: 2000 };
-    try {
+  it('restarts the backoff at the base delay, then doubles it, while attempts keeps the total', () =>
+    withOutbox(backend, [() => 500], async ({ runtime, config, receivers: [receiver] }) => {
+      const lease = { leaseMs: 10_000, timeoutMs: 2000 };
       const endpoint = await runtime.services.webhooks.create({ url: receiver.url });
       await runtime.services.users.create(uniqueUser('redeliver'), { actor: { kind: 'system', id: 'test' }, requestId: 'req-redeliver' });
       async function attempt(engine: ReturnType<typeof createDeliveryEngine>) {
@@ -127,22 +113,13 @@ await describeEachBackend('manual redelivery', (backend) => {
       const [wire] = (await runtime.services.webhooks.listDeliveries(endpoint.id, {})).data;
       assert.equal(wire.attempts, 11);
       assert.equal(receiver.received.length, 11);
-    } finally {
-      await receiver.close();
-      await runtime.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 await describeEachBackend('retry window', (backend) => {
-  it("opens at a delivery's first attempt: one queued behind a user's failing delivery gets a window of its own", async () => {
-    const db = await backend.create();
-    const config = configWith({ databaseUrl: db.url, webhookAllowPrivate: true });
-    const runtime = await openRuntime(config);
-    const receiver = await startReceiver(() => 500);
-    const ctx = { actor: { kind: 'system' as const, id: 'test' }, requestId: 'req-window' };
-    try {
+  it("opens at a delivery's first attempt: one queued behind a user's failing delivery gets a window of its own", () =>
+    withOutbox(backend, [() => 500], async ({ runtime, config, receivers: [receiver] }) => {
+      const ctx = { actor: { kind: 'system' as const, id: 'test' }, requestId: 'req-window' };
       const endpoint = await runtime.services.webhooks.create({ url: receiver.url });
       const user = await runtime.services.users.create(uniqueUser('window'), ctx);
       await runtime.services.users.update(user.id, { first_name: 'Later' }, ctx);
@@ -166,10 +143,5 @@ await describeEachBackend('retry window', (backend) => {
       const second = await attempt();
       assert.notEqual(second.id, first.id);
       assert.deepEqual([second.status, second.attempts], ['pending', 1], 'failed once, retried, not given up');
-    } finally {
-      await receiver.close();
-      await runtime.close();
-      await db.drop();
-    }
-  });
+    }));
 });
