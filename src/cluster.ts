@@ -29,7 +29,6 @@ export function workerRuntimeOptions(config: Config): RuntimeOptions {
   return { migrate: false, limiter: config.redisUrl ? undefined : createClusterLimiter() };
 }
 
-
 /**
  * `roster serve` with WORKERS > 1: migrates once, then forks the workers, which share the port
  * (node:cluster hands connections out in turn) and each open their own database connection. A

@@ -53,6 +53,10 @@ export function notFound(message: string): AppError {
 
 export const userNotFound = (): AppError => notFound('User not found');
 
+/** The seed's two 409s: the store maps its unique indexes to them, the services name them when they know first. */
+export const EMAIL_TAKEN = 'Email already taken';
+export const USERNAME_TAKEN = 'Username already taken';
+
 /** The address cannot be taken (in use, not this machine's, a name that does not resolve); keeps the system's code. */
 export class ListenError extends Error {
   readonly code: string | undefined;

@@ -33,10 +33,6 @@ export interface RedisOptions {
 const retryStrategy = (times: number) => Math.min(times * 200, 2000);
 
 /**
- * Connects to Redis and waits briefly for it; if it is not there, returns anyway: the service
- * serves with in-process limits and reconnects in the background.
- */
-/**
  * An ioredis error as it may be logged: ioredis attaches the failed command with its arguments,
  * and those of the connection's HELLO are the username and password of REDIS_URL.
  */
@@ -46,6 +42,10 @@ function loggable(err: unknown): unknown {
   return Object.assign(new Error(message), { name, code });
 }
 
+/**
+ * Connects to Redis and waits briefly for it; if it is not there, returns anyway: the service
+ * serves with in-process limits and reconnects in the background.
+ */
 export async function openRedis({ url, prefix, warn, info = () => {} }: RedisOptions): Promise<RedisConnection> {
   // Loaded only when REDIS_URL is set: a server without Redis does not carry the client.
   const { Redis } = await import('ioredis');

@@ -28,7 +28,6 @@ function unauthorized(message: string, error?: 'invalid_request' | 'invalid_toke
   return new AppError('unauthorized', message, undefined, { 'www-authenticate': challenge });
 }
 
-
 interface AuthOptions {
   authenticator: Authenticator;
   authFailures: AuthFailureGuard;

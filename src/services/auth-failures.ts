@@ -6,6 +6,8 @@ const WINDOW_SECONDS = 60;
 const RECENTLY_VALID_MS = 10 * 60_000;
 const RECENTLY_VALID_MAX = 10_000;
 const RENEW_AFTER_MS = 60_000;
+/** The size of the budget a success is marked in (see remember): never spent out in 10 minutes. */
+const MARKS = 1_000_000;
 
 /** A bounded set of strings that each expire `ttlMs` after they were last added. */
 function createRecentSet(ttlMs: number, max: number) {
@@ -40,15 +42,6 @@ export interface AuthAttempt {
 }
 
 /**
- * Failed authentications, limited per client address (AUTH_FAILURES_PER_MINUTE) against
- * guessing: bearer credentials and the token endpoint's client secrets draw on one budget, so
- * guessing either counts against both. Each attempt takes its unit before the credential is
- * checked, and a success gives it back: a burst of guesses in flight at once cannot pass the
- * budget together. Over the budget, only credentials that worked in the last 10 minutes are
- * still checked: guessing stays blocked, while the valid clients behind a shared address (NAT,
- * proxy) keep working.
- */
-/**
  * The address a budget belongs to: an IPv4 address (an IPv4-mapped IPv6 one as the IPv4 address
  * inside), or an IPv6 address's /64, the block one subscriber gets: one budget per exact IPv6
  * address would give whoever holds a /64 2^64 budgets.
@@ -61,6 +54,15 @@ export function addressBlock(ip: string): string {
   return `${parts.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
 }
 
+/**
+ * Failed authentications, limited per client address (AUTH_FAILURES_PER_MINUTE) against
+ * guessing: bearer credentials and the token endpoint's client secrets draw on one budget, so
+ * guessing either counts against both. Each attempt takes its unit before the credential is
+ * checked, and a success gives it back: a burst of guesses in flight at once cannot pass the
+ * budget together. Over the budget, only credentials that worked in the last 10 minutes are
+ * still checked: guessing stays blocked, while the valid clients behind a shared address (NAT,
+ * proxy) keep working.
+ */
 export function createAuthFailureGuard({ limiter, failuresPerMinute }: { limiter: Limiter; failuresPerMinute: number }) {
   const recentlyValid = createRecentSet(RECENTLY_VALID_MS, RECENTLY_VALID_MAX);
   const keyOf = (ip: string) => `auth-failures:${addressBlock(ip)}`;
@@ -70,7 +72,6 @@ export function createAuthFailureGuard({ limiter, failuresPerMinute }: { limiter
   // Successes are also marked where the budgets are kept (Redis, or the primary of WORKERS), at
   // most once a minute per credential and process: another instance or worker then exempts a
   // credential that worked here. Marked by spending from a budget of its own, read with peek.
-  const MARKS = 1_000_000;
   const markOf = (fingerprint: string) => `auth-valid:${fingerprint}`;
   async function remember(fingerprint: string): Promise<void> {
     if (recentlyValid.add(fingerprint)) await limiter.consume(markOf(fingerprint), MARKS, RECENTLY_VALID_MS / 1000);

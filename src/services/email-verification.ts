@@ -4,7 +4,7 @@ import type { Limiter } from '../adapters/limiter.js';
 import { MailUnavailableError, type Mailer, type OutgoingMail } from '../adapters/mailer.js';
 import { hashSecret } from '../adapters/secrets.js';
 import type { Config } from '../config.js';
-import { AppError, userNotFound, validationError } from '../errors.js';
+import { AppError, EMAIL_TAKEN, userNotFound, validationError } from '../errors.js';
 import type { Repositories, Store } from '../store/index.js';
 import type { StoredUser, UserChanges } from '../store/users.js';
 import type { RequestContext } from './auth.js';
@@ -143,7 +143,7 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
       await check(before);
       if (sameMailbox(email, before.email)) return null;
       const [holder] = await store.users.list({ email }, 0, 1);
-      if (holder && holder.id !== userId) throw new AppError('conflict', 'Email already taken');
+      if (holder && holder.id !== userId) throw new AppError('conflict', EMAIL_TAKEN);
       return { email, tokenHash: await mailToken(userId, email, 'change') };
     },
 

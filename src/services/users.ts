@@ -1,7 +1,7 @@
 import { nowIso } from '../adapters/clock.js';
 import { randomId } from '../adapters/ids.js';
 import type { Config } from '../config.js';
-import { AppError, userNotFound, validationError } from '../errors.js';
+import { AppError, EMAIL_TAKEN, USERNAME_TAKEN, userNotFound, validationError } from '../errors.js';
 import { type CreateUserBody, METADATA_MAX_BYTES, type UpdateUserBody } from '../schemas/users.js';
 import type { Store } from '../store/index.js';
 import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
@@ -74,8 +74,8 @@ export function createUserService({ store, config, passwords, emailChanges }: De
    * differently: the username is named then, on both (the seed's first 409 example).
    */
   async function namedConflict(err: unknown, username: string | undefined, self: string | null): Promise<unknown> {
-    if (!(err instanceof AppError) || err.code !== 'conflict' || err.message !== 'Email already taken' || username === undefined) return err;
-    return (await usernameTaken(username, self ?? '')) ? new AppError('conflict', 'Username already taken') : err;
+    if (!(err instanceof AppError) || err.code !== 'conflict' || err.message !== EMAIL_TAKEN || username === undefined) return err;
+    return (await usernameTaken(username, self ?? '')) ? new AppError('conflict', USERNAME_TAKEN) : err;
   }
 
   /** The fields of `body` whose values differ from `current`, normalized. */
@@ -161,7 +161,7 @@ export function createUserService({ store, config, passwords, emailChanges }: De
               const changes = changesFrom(before, body);
               // A taken username would fail the transaction after the mail went out: ask first.
               // (Taken in between, the index still refuses it, and that mail is the one wasted.)
-              if (changes.username !== undefined && (await usernameTaken(changes.username, id))) throw new AppError('conflict', 'Username already taken');
+              if (changes.username !== undefined && (await usernameTaken(changes.username, id))) throw new AppError('conflict', USERNAME_TAKEN);
             });
       return store.transaction(async (tx) => {
         const current = await tx.users.findByIdForUpdate(id);

@@ -1,5 +1,5 @@
 import { type Insertable, type Kysely, type Updateable, sql } from 'kysely';
-import { AppError } from '../errors.js';
+import { AppError, EMAIL_TAKEN, USERNAME_TAKEN } from '../errors.js';
 import type { User } from '../schemas/users.js';
 import type { Dialect } from './database.js';
 import type { Tables, UsersTable } from './tables.js';
@@ -30,8 +30,8 @@ export interface UserFilter {
 }
 
 const conflictMessages: Record<string, string> = {
-  users_email_key: 'Email already taken',
-  users_username_key: 'Username already taken',
+  users_email_key: EMAIL_TAKEN,
+  users_username_key: USERNAME_TAKEN,
 };
 
 /** What toUser reads: the keys, hashes and tombstone columns stay in the database. */

@@ -75,21 +75,21 @@ export function startWebhookWorker({
   }
 
   // A failing loop fails on every poll: the first failure is told, then one a minute until it works.
-  let failingSince = 0;
+  let failing = false;
   let lastTold = 0;
   const loop = (async () => {
     while (running) {
       woken = false;
       try {
         await tick();
-        failingSince = 0;
+        failing = false;
       } catch (err) {
         const now = Date.now();
-        if (failingSince === 0 || now - lastTold >= repeatedErrorIntervalMs) {
+        if (!failing || now - lastTold >= repeatedErrorIntervalMs) {
           onError(err);
           lastTold = now;
         }
-        failingSince ||= now;
+        failing = true;
       }
       if (!running) break;
       if (woken) continue;
