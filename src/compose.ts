@@ -71,13 +71,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   const readiness: ReadinessCheck[] = [
     {
       name: 'database',
-      async check() {
-        await database.ping();
-        return 'ok';
-      },
+      check: () => database.ping(),
     },
   ];
-  // Redis down is 'degraded', never 'unavailable': the service still serves, limited per instance.
+  // Redis down makes the instance not ready, as the database does; requests it still gets are
+  // served with per-instance limits.
   if (redis) readiness.push({ name: 'redis', check: () => redis.check() });
   return {
     config,

@@ -16,8 +16,8 @@ export interface RedisConnection {
   isReady(): boolean;
   /** Reports an outage: logged at once, then at most once per REDIS_WARNING_INTERVAL_MS. */
   degraded(err: unknown): void;
-  /** /readyz: 'ok' when Redis answers PING, else 'degraded' (the service still serves). */
-  check(): Promise<'ok' | 'degraded'>;
+  /** /readyz: resolves when Redis answers PING, throws when it does not (requests are still served). */
+  check(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,13 +97,12 @@ export async function openRedis({ url, prefix, warn, info = () => {} }: RedisOpt
     isReady: () => client.status === 'ready',
     degraded,
     async check() {
-      if (client.status !== 'ready') return 'degraded';
+      if (client.status !== 'ready') throw new Error(`Redis connection is ${client.status}`);
       try {
         await client.ping();
-        return 'ok';
       } catch (err) {
         degraded(err);
-        return 'degraded';
+        throw err;
       }
     },
     async close() {

@@ -168,7 +168,7 @@ await describeWithServices('Redis unreachable', ['redis'], () => {
   const keyIdOf = (secret: string) => `key_${secret.split('_')[1]}`;
   const counterOf = (secret: string) => redis.get(`${prefix}rl:60:credential:${keyIdOf(secret)}`);
 
-  it('keeps serving with in-process limits, reports degraded, warns once, and goes back to Redis', async () => {
+  it('keeps serving with in-process limits, answers /readyz 503, warns once, and goes back to Redis', async () => {
     const steady = await server.mintKey(['read'], { rateLimitPerMinute: 50 });
     const first = await server.client(steady).get('/v1/users?limit=1');
     assert.equal(first.status, 200);
@@ -176,10 +176,11 @@ await describeWithServices('Redis unreachable', ['redis'], () => {
     assert.deepEqual((await server.client().get('/readyz')).body, { status: 'ok', checks: { database: 'ok', redis: 'ok' } });
 
     proxy.cut();
-    await eventually('readyz reports Redis degraded', async () => (await server.client().get('/readyz')).body.checks.redis === 'degraded');
+    await eventually('readyz reports Redis unavailable', async () => (await server.client().get('/readyz')).body.checks.redis === 'unavailable');
     const ready = await server.client().get('/readyz');
-    assert.equal(ready.status, 200, 'Redis down is not a reason to take the instance out of rotation');
-    assert.deepEqual(ready.body, { status: 'degraded', checks: { database: 'ok', redis: 'degraded' } });
+    assert.equal(ready.status, 503, 'API.md: /readyz is 503 unless the database and Redis are reachable');
+    assert.equal(ready.headers.get('retry-after'), '5');
+    assert.deepEqual(ready.body, { status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' } });
 
     // Limits still hold, per instance: three requests, then 429.
     const small = server.client(await server.mintKey(['read'], { rateLimitPerMinute: 3 }));
