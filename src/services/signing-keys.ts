@@ -100,14 +100,28 @@ export function createSigningKeyService({ store }: Deps) {
     return { ...key, retiredAt: null, publishUntil: null };
   }
 
+  // Retirement may be a command's, which cannot know the token lifetime the servers were started
+  // with: a retired key stays for the longest one any server may use.
+  const retirement = () => {
+    const now = Date.now();
+    return [toIso(now), toIso(now + (LONGEST_ACCESS_TOKEN_SECONDS + PUBLISH_MARGIN_SECONDS) * 1000)] as const;
+  };
+
   async function rotate(): Promise<SigningKeyInfo> {
     const key = await mint();
-    const now = Date.now();
-    // Rotation is a command's, which cannot know the token lifetime the servers were started with:
-    // the retired keys stay for the longest one any server may use.
-    await store.signingKeys.retireAllExcept(key.id, toIso(now), toIso(now + (LONGEST_ACCESS_TOKEN_SECONDS + PUBLISH_MARGIN_SECONDS) * 1000));
+    await store.signingKeys.retireAllExcept(key.id, ...retirement());
     await reload();
     return info(key);
+  }
+
+  /**
+   * The first key of an empty database. Instances starting together may each make one: all but
+   * the newest are retired (still published, so what an instance signed meanwhile stays valid).
+   */
+  async function mintFirst(): Promise<void> {
+    await mint();
+    await store.signingKeys.retireAllButNewest(...retirement());
+    await reload();
   }
 
   return {
@@ -116,11 +130,9 @@ export function createSigningKeyService({ store }: Deps) {
       await fresh();
       if (!current) {
         // Concurrent first requests of this instance make one key, not one each.
-        minting ??= mint()
-          .then(reload)
-          .finally(() => {
-            minting = undefined;
-          });
+        minting ??= mintFirst().finally(() => {
+          minting = undefined;
+        });
         await minting;
       }
       if (!current) throw new AppError('internal_error', 'No signing key');

@@ -56,6 +56,22 @@ export function createSigningKeyStore(db: Kysely<Tables>) {
       return Number(result.numUpdatedRows);
     },
 
+    /**
+     * Retires every current key but the newest (by creation, then id), in one statement: instances
+     * that each made a first key at once all keep the same one, whichever of them runs it when.
+     */
+    async retireAllButNewest(at: string, publishUntil: string): Promise<number> {
+      const result = await db
+        .updateTable('signing_keys')
+        .set({ retired_at: at, publish_until: publishUntil })
+        .where('retired_at', 'is', null)
+        .where('id', '!=', (eb) =>
+          eb.selectFrom('signing_keys').select('id').where('retired_at', 'is', null).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1),
+        )
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
     /** Deletes retired keys no longer published at `now`; returns their ids. */
     async prune(now: string): Promise<string[]> {
       const gone = await db.selectFrom('signing_keys').select('id').where('publish_until', 'is not', null).where('publish_until', '<=', now).execute();
