@@ -37,7 +37,8 @@ const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying 
  * Whether the error says the database is out of reach (down, restarting, overloaded), not that
  * the request or the code is wrong: refused or reset connections, the pool's connect timeout,
  * SQLSTATE classes 08 (connection exception) and 57P01–57P03 (shut down, cannot connect now),
- * 53300 (too many connections) and 57014 (statement timeout), and SQLite's write lock not had
+ * 53300 (too many connections) and 57014 (statement timeout), any PostgreSQL FATAL error (a session
+ * refused or ended by the server), and SQLite's write lock not had
  * within busy_timeout (SQLITE_BUSY and its extended codes). Such errors answer 503 with
  * Retry-After; the pool opens fresh connections once the database is back.
  */
@@ -47,6 +48,11 @@ export function isUnavailableError(err: unknown): boolean {
     if (typeof code === 'string') {
       if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('SQLITE_BUSY') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code)) return true;
     }
+    // PostgreSQL ends a session, or refuses one at its start, with a FATAL error, whatever its
+    // SQLSTATE: 55000 for a database not accepting connections (ALLOW_CONNECTIONS false), 57P04
+    // for one dropped. The database is then out of reach from this connection, not the request wrong.
+    const severity = (e as { severity?: unknown }).severity;
+    if (severity === 'FATAL' || severity === 'PANIC') return true;
     if (e instanceof AggregateError && e.errors.some((inner) => isUnavailableError(inner))) return true;
     if (CONNECTION_MESSAGES.test(e.message)) return true;
   }

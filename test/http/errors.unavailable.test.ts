@@ -13,10 +13,14 @@ it('treats lost, refused and refused-for-now database connections as unavailable
   // Node reports a refused dual-stack connect as an AggregateError of the attempts.
   assert.equal(isUnavailableError(Object.assign(new AggregateError([withCode('ECONNREFUSED')], ''), { code: undefined })), true);
   assert.equal(isUnavailableError(new Error('query failed', { cause: withCode('57P01') })), true);
+  // A session PostgreSQL refuses at its start (a database not accepting connections) or ends.
+  assert.equal(isUnavailableError(Object.assign(withCode('55000', 'database "x" is not currently accepting connections'), { severity: 'FATAL' })), true);
+  assert.equal(isUnavailableError(Object.assign(withCode('57P04', 'database dropped'), { severity: 'FATAL' })), true);
 });
 
 it('leaves every other failure alone (a bug is a 500, a conflict a 409)', () => {
-  for (const err of [withCode('23505', 'duplicate key'), withCode('42P01', 'relation does not exist'), withCode('22P02'), new TypeError('x is undefined'), new SyntaxError('bad'), 'a string', null]) {
+  const inPrerequisiteState = Object.assign(withCode('55000', 'object not in prerequisite state'), { severity: 'ERROR' });
+  for (const err of [withCode('23505', 'duplicate key'), withCode('42P01', 'relation does not exist'), withCode('22P02'), inPrerequisiteState, new TypeError('x is undefined'), new SyntaxError('bad'), 'a string', null]) {
     assert.equal(isUnavailableError(err), false, String(err));
   }
 });

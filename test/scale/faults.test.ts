@@ -120,6 +120,24 @@ await describeWithServices('PostgreSQL unreachable', ['postgres'], () => {
     assert.equal((await api.post('/v1/users', { body: uniqueUser() })).status, 201);
   });
 
+  it('a database that does not accept connections (ALLOW_CONNECTIONS false) answers 503, not 500', async () => {
+    const allowConnections = (on: boolean) =>
+      asAdmin(async (admin, name) => {
+        await admin.query(`alter database "${name}" allow_connections ${on}`);
+        if (!on) await terminateSessions(admin, name);
+      });
+    const logged = server.logs.length;
+    try {
+      await allowConnections(false);
+      assertUnavailable(await api.get('/v1/users?limit=1'), 'list');
+      assertUnavailable(await api.post('/v1/users', { body: uniqueUser() }), 'write');
+      assert.ok(!server.logs.slice(logged).some((l) => Number(l.level) >= 50), 'no error logged: an outage is not a bug');
+    } finally {
+      await allowConnections(true);
+    }
+    await eventually('reads work again', async () => (await api.get('/v1/users?limit=1')).status === 200);
+  });
+
   it('a server that turned read-only (a standby after a failover) answers writes 503, and reads go on', async () => {
     // New sessions start read-only, as on a hot standby; the old ones are ended so the pool reconnects.
     const readOnly = (on: boolean) =>
