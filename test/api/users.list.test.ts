@@ -170,6 +170,13 @@ await describeEachBackend('GET /v1/users', (backend) => {
       assert.deepEqual(await ids({ q: tag, created_before: '2022-06-01T07:00:01-05:00' }), [alpha, beta, gamma]);
     });
 
+    it('created_after/before: a leap second (second 60) falls between second 59 and the next minute', async () => {
+      assert.deepEqual(await ids({ q: tag, created_after: '2020-12-31T23:59:60Z' }), [beta, gamma]);
+      assert.deepEqual(await ids({ q: tag, created_before: '2020-12-31T23:59:60Z' }), [alpha]);
+      assert.deepEqual(await ids({ q: tag, created_before: '2020-12-31T23:59:60.5Z' }), [alpha]);
+      assert.deepEqual(await ids({ q: tag, created_after: '2020-12-31T18:59:60-05:00' }), [beta, gamma]);
+    });
+
     it('created_after/before: instants that fall past year 9999 in UTC', async () => {
       // Valid RFC 3339 times whose UTC instant, rounded to the second, is in year 10000.
       assert.deepEqual(await ids({ q: tag, created_after: '9999-12-31T23:59:59.5Z' }), []);
