@@ -25,6 +25,12 @@ export function createValidatorCompiler(roles: readonly string[]): FastifySchema
       validate: (max: number, data: unknown) => byteLengthWithin(data, max),
     });
     ajv.addKeyword({
+      keyword: 'x-max-merged-bytes',
+      type: 'object',
+      schemaType: 'number',
+      validate: (max: number, data: unknown) => byteLengthWithin(data, max, withoutRemovals),
+    });
+    ajv.addKeyword({
       keyword: 'x-max-depth',
       type: 'object',
       schemaType: 'number',
@@ -67,12 +73,25 @@ export function isEmailAddress(value: string): boolean {
  * Whether `data` serializes within `max` bytes. A value nested too deep for JSON.stringify's
  * recursion is left to `x-max-depth`, which names the actual problem.
  */
-function byteLengthWithin(data: unknown, max: number): boolean {
+function byteLengthWithin(data: unknown, max: number, part: (data: unknown) => unknown = (d) => d): boolean {
   try {
-    return Buffer.byteLength(JSON.stringify(data)) <= max;
+    return Buffer.byteLength(JSON.stringify(part(data))) <= max;
   } catch {
     return true;
   }
+}
+
+/**
+ * An RFC 7396 merge patch without the members it removes (null): its result holds at least
+ * that, whatever it is merged into, so a patch whose remainder is over a bound is refused with
+ * the other invalid fields, before the stored value is read.
+ */
+function withoutRemovals(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  // Null prototype: a key such as `__proto__` stays a plain member.
+  const kept: Record<string, unknown> = Object.create(null);
+  for (const [key, member] of Object.entries(value)) if (member !== null) kept[key] = withoutRemovals(member);
+  return kept;
 }
 
 /**
@@ -132,6 +151,7 @@ function messageOf(e: ErrorObject, roles: readonly string[]): string {
     case 'uniqueItems':
       return 'Must not contain duplicates';
     case 'x-max-bytes':
+    case 'x-max-merged-bytes':
       return `Must be at most ${String(e.schema)} bytes when serialized`;
     case 'x-max-depth':
       return `Must not nest objects and arrays more than ${String(e.schema)} levels deep`;

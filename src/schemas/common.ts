@@ -3,7 +3,8 @@ import Type, { type TSchema } from 'typebox';
 /**
  * Wire shapes shared by every resource. Custom keywords (`x-…`) are read by http/validation.ts:
  * `x-error-message` replaces the generic message of a failed `pattern` or `format`,
- * `x-field-messages` names why a field is not accepted, `x-max-bytes` bounds a serialized object.
+ * `x-field-messages` names why a field is not accepted, `x-max-bytes` bounds a serialized object,
+ * `x-max-merged-bytes` what a merge patch adds (itself without its null members).
  */
 
 export const Timestamp = Type.String({

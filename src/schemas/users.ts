@@ -105,10 +105,11 @@ export const UpdateUserBody = Type.Object(
     last_name: Type.Optional(Name('New last name', 'Smith')),
     role: Type.Optional(Role),
     // The 8 KiB bound is on the merged result, checked by the service: a patch that removes keys
-    // may be larger than what it leaves.
+    // may be larger than what it leaves. What it adds is checked here, beside the other fields.
     metadata: Type.Optional(
       Type.Unsafe<Record<string, unknown> | null>({
         ...metadataPatch,
+        'x-max-merged-bytes': METADATA_MAX_BYTES,
         type: ['object', 'null'],
         description: 'Merged into the stored metadata per RFC 7396; null clears it. The merged result must be at most 8 KiB serialized.',
       }),

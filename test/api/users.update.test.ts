@@ -153,6 +153,17 @@ await describeEachBackend('PATCH /v1/users/{user_id} (the seed)', (backend) => {
     assert.deepEqual(over.body.details, { metadata: ['Must be at most 8192 bytes when serialized'] });
   });
 
+  it('names metadata beside the other invalid fields when what the patch adds is over 8 KiB', async () => {
+    const user = await createUser({ metadata: { plan: 'free' } });
+    const big = { added: 'x'.repeat(8200), plan: null };
+    const res = await api.patch(`/v1/users/${user.id}`, { body: { email: 'not-an-email', metadata: big } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body.details, { email: ['Invalid email format'], metadata: ['Must be at most 8192 bytes when serialized'] });
+    const alone = await api.patch(`/v1/users/${user.id}`, { body: { metadata: big } });
+    assert.deepEqual(alone.body.details, { metadata: ['Must be at most 8192 bytes when serialized'] }, 'the same answer as the merged result gets');
+    assert.deepEqual((await api.get(`/v1/users/${user.id}`)).body, user, 'nothing changed');
+  });
+
   it('sets email_verified to false when the email changes', async () => {
     const user = await createUser();
     const res = await api.patch(`/v1/users/${user.id}`, { body: { email: uniqueUser().email } });
