@@ -142,7 +142,8 @@ export const ListUsersQuery = Type.Object(
     email: Type.Optional(Type.String({ minLength: 1, maxLength: 254, description: 'Exact email, case-insensitive.' })),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'Exact username, case-insensitive.' })),
     role: Type.Optional(Type.String({ format: 'role', maxLength: 32, description: 'Exact role; one of the configured roles.' })),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Case-insensitive prefix of the email, username, first or last name.' })),
+    // As long as the longest field it searches, the email.
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 254, description: 'Case-insensitive prefix of the email, username, first or last name.' })),
     created_after: Type.Optional(Type.String({ format: 'date-time', maxLength: 40, description: 'Only users created at or after this time.' })),
     created_before: Type.Optional(Type.String({ format: 'date-time', maxLength: 40, description: 'Only users created before this time.' })),
   },

@@ -134,6 +134,16 @@ await describeEachBackend('GET /v1/users', (backend) => {
       assert.deepEqual(await ids({ q: tag.slice(1) }), [], 'a prefix, not a substring');
     });
 
+    it('q: a prefix of an email of up to 254 characters, however long', async () => {
+      const email = `long${tag}${'x'.repeat(40)}@${'d'.repeat(63)}.${'e'.repeat(63)}.example.com`;
+      const [long] = await seedUsers(server, [{ email, username: `long${tag}`, first_name: null, last_name: null, role: 'member', created_at: '2023-01-01T00:00:00Z' }]);
+      assert.deepEqual(await ids({ q: email.slice(0, 150) }), [long.id]);
+      assert.deepEqual(await ids({ q: email.toUpperCase() }), [long.id]);
+      const over = await api.get(`/v1/users?q=${'q'.repeat(255)}`);
+      assert.equal(over.status, 400);
+      assert.deepEqual(over.body.details, { q: ['Must be at most 254 characters'] });
+    });
+
     it('q and email: matched in NFC, as names and emails are stored, whatever form they are sent in', async () => {
       // Stored as the service stores it: NFC.
       const [emile] = await seedUsers(server, [{ email: `nfc${tag}@example.com`, username: `nfc${tag}`, first_name: null, last_name: `\u00c9m${tag}`, role: 'member', created_at: '2023-01-01T00:00:00Z' }]);
