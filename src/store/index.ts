@@ -94,11 +94,25 @@ export class Store extends Repositories {
     super(database.db, database.dialect);
   }
 
+  /**
+   * Runs `fn` in a transaction. One that PostgreSQL chose as a deadlock's victim (two requests
+   * each waiting for a unique key the other's row is leaving, say) or failed for serialization is
+   * rolled back whole and runs again, up to 3 times in all: run one after the other, as on a
+   * retry, they get the answer they would have had alone (a 409, not a 500).
+   */
   async transaction<T>(fn: (tx: TransactionRepositories) => Promise<T>): Promise<T> {
-    const signals = new Set<CommitSignal>();
-    const result = await this.database.transaction((trx) => fn(new TransactionRepositories(trx, this.dialect, (signal) => signals.add(signal))));
-    for (const signal of signals) for (const listener of this.#listeners.get(signal) ?? []) listener();
-    return result;
+    for (let attempt = 1; ; attempt++) {
+      const signals = new Set<CommitSignal>();
+      let result: T;
+      try {
+        result = await this.database.transaction((trx) => fn(new TransactionRepositories(trx, this.dialect, (signal) => signals.add(signal))));
+      } catch (err) {
+        if (attempt < TRANSACTION_ATTEMPTS && isRetryable(err)) continue;
+        throw err;
+      }
+      for (const signal of signals) for (const listener of this.#listeners.get(signal) ?? []) listener();
+      return result;
+    }
   }
 
   /** Calls `listener` after each commit that announced `signal`; returns the function that stops it. */
@@ -111,6 +125,14 @@ export class Store extends Repositories {
   ping(): Promise<void> {
     return this.database.ping();
   }
+}
+
+const TRANSACTION_ATTEMPTS = 3;
+
+/** PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001): nothing was written. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 export function createStore(database: Database): Store {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import pg from 'pg';
 import { describeEachBackend } from '../helpers/backends.js';
 import { type ApiResponse, uniqueUser } from '../helpers/client.js';
 import { useServer } from '../helpers/server.js';
@@ -17,7 +18,7 @@ function assertOneWinner(results: ApiResponse[], okStatus: number, message: stri
 }
 
 await describeEachBackend('uniqueness under concurrent claims', (backend) => {
-  const { api } = useServer(backend);
+  const { api, server } = useServer(backend);
 
   const count = async (filter: string) => (await api.get(`/v1/users?${filter}&limit=100`)).body.data.length;
 
@@ -79,6 +80,34 @@ await describeEachBackend('uniqueness under concurrent claims', (backend) => {
     assert.equal(winners.length, 1, results.map((r) => r.status).join(','));
     for (const r of results.filter((r) => r.status !== 200 && r.status !== 201)) assert.deepEqual(r.body, { error: 'conflict', message: 'Username already taken' });
     assert.equal(await count(`username=${username}`), 1);
+  });
+
+  it("a rename that deadlocks with another writer's is run again: 409, not 500", { skip: backend.name !== 'postgres' && 'PostgreSQL only: SQLite runs one write at a time' }, async () => {
+    const [mover, holder] = await createMany(2);
+    // Another writer (an instance, a session) moves `holder` off its username and, before it
+    // commits, onto the mover's: the mover's rename waits for the first, the second for the mover.
+    const other = new pg.Client({ connectionString: server.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('begin');
+      await other.query("update users set username = 'held_' || username, username_key = 'held_' || username_key where id = $1", [holder.id]);
+      const rename = api.patch(`/v1/users/${mover.id}`, { body: { username: holder.username } });
+      const waiting = async () => (await other.query("select count(*)::int as n from pg_locks where not granted and locktype = 'transactionid'")).rows[0].n > 0;
+      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+      // The cycle: PostgreSQL ends one side (the rename, waiting longest) as a deadlock's victim.
+      const second = other.query('update users set username = $1, username_key = lower($1) where id = $2', [mover.username, holder.id]).then(
+        () => null,
+        (err: Error) => err,
+      );
+      await second;
+      await other.query('rollback');
+      const res = await rename;
+      assert.deepEqual([res.status, res.body], [409, { error: 'conflict', message: 'Username already taken' }], res.text);
+    } finally {
+      await other.end();
+    }
+    assert.equal((await api.get(`/v1/users/${mover.id}`)).body.username, mover.username, 'nothing changed');
+    assert.ok(!server.logs.some((l) => Number(l.level) >= 50 && JSON.stringify(l).includes('deadlock')), 'no deadlock logged as a bug');
   });
 
   it('concurrent edits of one user all apply, each on the version before it', async () => {
