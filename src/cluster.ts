@@ -7,7 +7,7 @@ import { answerMetricsRequests } from './adapters/cluster-metrics.js';
 import { createMemoryLimiter } from './adapters/limiter.js';
 import type { RuntimeOptions } from './compose.js';
 import type { Config } from './config.js';
-import { openDatabase } from './store/database.js';
+import { connectDatabase } from './store/database.js';
 import { migrateToLatest } from './store/migrate.js';
 
 /** WORKERS as a number of processes: `auto` (0) is one per core. */
@@ -39,7 +39,7 @@ export async function servePrimary(config: Config): Promise<void> {
   const count = workerCount(config);
   // The primary has no Fastify: its own pino logger writes the workers' line shape, at LOG_LEVEL.
   const log = pino({ level: config.logLevel });
-  const database = openDatabase({ url: config.databaseUrl, poolSize: 1, statementTimeoutMs: config.databaseStatementTimeoutMs });
+  const database = await connectDatabase({ url: config.databaseUrl, poolSize: 1, statementTimeoutMs: config.databaseStatementTimeoutMs });
   try {
     await migrateToLatest(database);
   } finally {

@@ -6,7 +6,7 @@ import { createRedisLimiter } from './adapters/redis-limiter.js';
 import type { Config } from './config.js';
 import type { ReadinessCheck } from './routes/operations.js';
 import { type Services, createServices } from './services/index.js';
-import { type Database, openDatabase } from './store/database.js';
+import { type Database, connectDatabase } from './store/database.js';
 import { type Store, createStore } from './store/index.js';
 import { migrateToLatest } from './store/migrate.js';
 
@@ -44,7 +44,7 @@ export interface RuntimeOptions {
 
 /** Opens the database and builds every service on it: what the server, the CLI and tests share. */
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const database = openDatabase({
+  const database = await connectDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,

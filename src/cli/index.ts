@@ -1,5 +1,5 @@
 import { AppError, ListenError } from '../errors.js';
-import { DatabaseOpenError, openDatabase } from '../store/database.js';
+import { DatabaseConnectError, DatabaseOpenError, connectDatabase } from '../store/database.js';
 import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
 import { migrations } from '../store/migrations/index.js';
 import { ConfigError, UsageError, missingSqliteFile, parseCommand } from './args.js';
@@ -21,7 +21,7 @@ async function migrateCommand(argv: string[]): Promise<number> {
     process.stdout.write(`Would apply:\n${Object.keys(migrations).join('\n')}\n`);
     return 0;
   }
-  const database = openDatabase({ url: config.databaseUrl, poolSize: 1 });
+  const database = await connectDatabase({ url: config.databaseUrl, poolSize: 1 });
   try {
     if (values['dry-run']) {
       const pending = await pendingMigrations(database);
@@ -78,6 +78,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof DatabaseOpenError) {
       process.stderr.write(`roster: invalid DATABASE_URL (--database-url): ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof DatabaseConnectError) {
+      process.stderr.write(`roster: cannot connect to ${err.location} (DATABASE_URL): ${err.reason}\n`);
+      return 1;
     }
     if (err instanceof ListenError) {
       process.stderr.write(`roster: ${err.message}\n`);

@@ -104,7 +104,13 @@ function openSqlite(options: DatabaseOptions): Database {
   // every committed transaction through a crash of the process (power loss may lose the last
   // few; SQLITE_SYNCHRONOUS=full keeps them too, at an fsync per commit); busy_timeout makes a
   // second process wait for the lock instead of failing.
-  conn.pragma('journal_mode = WAL');
+  try {
+    // The first statement to read the file: one that is not a SQLite database fails here.
+    conn.pragma('journal_mode = WAL');
+  } catch (err) {
+    conn.close();
+    throw new DatabaseOpenError(`cannot open the SQLite file ${path}: ${(err as Error).message}`, { cause: err });
+  }
   conn.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
@@ -186,4 +192,38 @@ function openPostgres(options: DatabaseOptions): Database {
 
 export function openDatabase(options: DatabaseOptions): Database {
   return dialectOf(options.url) === 'postgres' ? openPostgres(options) : openSqlite(options);
+}
+
+/** The database did not answer when first asked (PostgreSQL down or unreachable, an unknown user or database). */
+export class DatabaseConnectError extends Error {
+  constructor(
+    readonly location: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot connect to ${location}: ${reason}`, options);
+  }
+}
+
+/** An error's own words on one line; a failed connection to every address of a host has none of its own. */
+function reasonOf(err: unknown): string {
+  const e = err as Error & { code?: string; errors?: unknown[] };
+  const text = e?.message || e?.errors?.map(reasonOf).join('; ') || e?.code || String(err);
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * Opens the database and asks it one query, so that a process starting on a database it cannot
+ * reach stops at once with the reason, rather than at its first request. Throws
+ * DatabaseConnectError (DatabaseOpenError for a SQLite file that cannot be opened).
+ */
+export async function connectDatabase(options: DatabaseOptions): Promise<Database> {
+  const database = openDatabase(options);
+  try {
+    await database.ping();
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw new DatabaseConnectError(database.location, reasonOf(err), { cause: err });
+  }
+  return database;
 }

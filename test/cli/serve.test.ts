@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -194,26 +194,40 @@ describe('roster serve', () => {
     }
   });
 
-  it('names the setting in one line when the database cannot be opened or the address cannot be taken', async () => {
+  it('names the setting in one line when the database cannot be opened or reached, or the address cannot be taken', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roster-badstart-'));
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     try {
       writeFileSync(join(dir, 'afile'), '');
+      writeFileSync(join(dir, 'notes.txt'), 'not a database\n'.repeat(100));
       const port = String((taken.address() as AddressInfo).port);
-      const cases: [string, Record<string, string>, number, RegExp][] = [
+      // A port nothing listens on: a PostgreSQL server that is down.
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const postgresDown = { DATABASE_URL: `postgres://roster@127.0.0.1:${closedPort}/roster` };
+      const notConnected = new RegExp(`^roster: cannot connect to postgres://127\\.0\\.0\\.1:${closedPort}/roster \\(DATABASE_URL\\): .*ECONNREFUSED`);
+      const cases: [string, Record<string, string>, number, RegExp, string[]?][] = [
         ['a file where its folder should be', { DATABASE_URL: join(dir, 'afile', 'x.db') }, 2, /^roster: invalid DATABASE_URL .*afile/],
         ['a directory', { DATABASE_URL: dir }, 2, /^roster: invalid DATABASE_URL /],
+        ['a file that is not a SQLite database', { DATABASE_URL: join(dir, 'notes.txt') }, 2, /^roster: invalid DATABASE_URL .*notes\.txt: file is not a database$/],
+        ['a PostgreSQL server that is down', postgresDown, 1, notConnected],
+        ['a PostgreSQL server that is down, with workers', { ...postgresDown, WORKERS: '2' }, 1, notConnected],
+        ['a PostgreSQL server that is down, for roster keys list', postgresDown, 1, notConnected, ['keys', 'list']],
+        ['a PostgreSQL server that is down, for roster migrate', postgresDown, 1, notConnected, ['migrate']],
         ['an address not of this machine', { DATABASE_URL: join(dir, 'a.db'), HOST: '192.0.2.1', PORT: '0' }, 1, /^roster: cannot listen on 192\.0\.2\.1 port 0 \(HOST, PORT\): .*EADDRNOTAVAIL/],
         ['a port in use', { DATABASE_URL: join(dir, 'b.db'), PORT: port }, 1, /^roster: cannot listen on 127\.0\.0\.1 port \d+ \(HOST, PORT\): .*EADDRINUSE/],
       ];
-      for (const [what, env, code, line] of cases) {
-        const r = await runRoster(['serve'], { cwd: dir, env });
+      for (const [what, env, code, line, args = ['serve']] of cases) {
+        const r = await runRoster(args, { cwd: dir, env });
         assert.equal(r.code, code, `${what}: ${r.stderr}`);
         const lines = r.stderr.trimEnd().split('\n');
         assert.equal(lines.length, 1, `${what}: one line, got ${JSON.stringify(r.stderr)}`);
         assert.match(lines[0], line, what);
       }
+      assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'not a database\n'.repeat(100), 'a file that is not a database is left as it was');
     } finally {
       taken.close();
       rmSync(dir, { recursive: true, force: true });
