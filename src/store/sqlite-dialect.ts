@@ -1,8 +1,9 @@
 import type SQLite from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, SqliteDriver, type SqliteDialectConfig } from 'kysely';
+import { lockWaitOf } from './sqlite-lock-wait.js';
 
 /**
- * Kysely's SQLite dialect with three changes:
+ * Kysely's SQLite dialect with four changes:
  *
  * - Transactions begin IMMEDIATE, taking the write lock up front, for the processes that share
  *   one file (the `roster serve` workers, the CLI beside the server). A deferred BEGIN that reads
@@ -14,9 +15,12 @@ import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, Sql
  *   bounded all the same. Reuse is safe: Kysely runs one query at a time on the connection.
  * - The driver reports when Kysely takes the connection and gives it back: the statements run at
  *   once beside Kysely (sqlite-direct.ts) must end their read snapshot first and open none meanwhile.
+ * - A write outside a transaction (a key's `last_used_at`, the webhook worker's claims) and a
+ *   BEGIN wait for another process's write lock from a timer (sqlite-lock-wait.ts), not in
+ *   SQLite's sleeping wait, which stopped the whole server, reads included, for up to 5 s.
  */
 export function sqliteDialect(conn: SQLite.Database, holding: ConnectionHolding): SqliteDialect {
-  return new CachingSqliteDialect({ database: cachingStatements(conn) }, holding);
+  return new CachingSqliteDialect({ database: cachingStatements(conn) }, conn, holding);
 }
 
 /** Told when Kysely takes the connection, and when it gives it back. */
@@ -63,17 +67,21 @@ function cachingStatements(conn: SQLite.Database): SqliteDialectConfig['database
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #conn: SQLite.Database;
   readonly #holding: ConnectionHolding;
+  #unblocking: DatabaseConnection | undefined;
 
-  constructor(config: SqliteDialectConfig, holding: ConnectionHolding) {
+  constructor(config: SqliteDialectConfig, conn: SQLite.Database, holding: ConnectionHolding) {
     super(config);
+    this.#conn = conn;
     this.#holding = holding;
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
     const connection = await super.acquireConnection();
     this.#holding.taken();
-    return connection;
+    this.#unblocking ??= unblockingWrites(connection, this.#conn);
+    return this.#unblocking;
   }
 
   override async releaseConnection(): Promise<void> {
@@ -82,21 +90,37 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    // SQLite counts BEGIN as read-only, though IMMEDIATE takes the write lock.
+    await lockWaitOf(this.#conn)(() => connection.executeQuery(CompiledQuery.raw('begin immediate')));
   }
+}
+
+/** `connection`, with writes outside a transaction waiting for the write lock from a timer. */
+function unblockingWrites(connection: DatabaseConnection, conn: SQLite.Database): DatabaseConnection {
+  const lockWait = lockWaitOf(conn);
+  return {
+    executeQuery<R>(query: CompiledQuery) {
+      // Inside a transaction the lock is held already, and a read takes none.
+      if (conn.inTransaction || preparedStatement(conn, query.sql).readonly) return connection.executeQuery<R>(query);
+      return lockWait(() => connection.executeQuery<R>(query));
+    },
+    streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+  };
 }
 
 class CachingSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  readonly #conn: SQLite.Database;
   readonly #holding: ConnectionHolding;
 
-  constructor(config: SqliteDialectConfig, holding: ConnectionHolding) {
+  constructor(config: SqliteDialectConfig, conn: SQLite.Database, holding: ConnectionHolding) {
     super(config);
     this.#config = config;
+    this.#conn = conn;
     this.#holding = holding;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config, this.#holding);
+    return new ImmediateSqliteDriver(this.#config, this.#conn, this.#holding);
   }
 }

@@ -85,9 +85,10 @@ export function directStatement(handle: object, sql: string, raw = false): SQLit
   // Another's transaction: wait for it in Kysely's queue.
   if (conn.inTransaction && !shared.snapshot) return undefined;
   const statement = preparedStatement(conn, sql, raw);
-  if (!statement.readonly) {
-    endSnapshot(conn, shared);
-  } else if (!shared.snapshot && !shared.held) {
+  // A write needs the write lock, which another process may hold: Kysely's driver waits for it
+  // without stopping the event loop (sqlite-dialect.ts).
+  if (!statement.readonly) return undefined;
+  if (!shared.snapshot && !shared.held) {
     // While Kysely holds the connection, a read runs on its own: a snapshot opened then could
     // take in the query Kysely is about to run.
     shared.begin.run();

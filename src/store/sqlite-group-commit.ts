@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { Checkpointer } from './sqlite-checkpointer.js';
 import { registerDirect, unregisterDirect } from './sqlite-direct.js';
+import { lockWaitOf } from './sqlite-lock-wait.js';
 import type { Tables } from './tables.js';
 
 /**
@@ -16,18 +17,6 @@ import type { Tables } from './tables.js';
  * what it did: BEGIN, its savepoint, COMMIT.
  */
 const MAX_BATCH = 32;
-/**
- * How often a batch tries again for another process's write lock, for as long as the
- * connection's busy_timeout. SQLite's own wait sleeps the thread, 1, 2, 5, 10 ms and longer
- * between tries: a `roster serve` worker stood still, reads included, while the other held the
- * lock (or a `roster` command did). Tried from a timer instead, the event loop goes on answering
- * reads meanwhile, and the writes that arrive join the batch.
- */
-const LOCK_RETRY_MS = 1;
-
-/** SQLITE_BUSY, or an extended code of it (SQLITE_BUSY_RECOVERY: another connection is repairing the log). */
-const isBusy = (err: unknown) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY');
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Job {
   fn: (db: Kysely<Tables>) => Promise<unknown>;
@@ -38,9 +27,7 @@ interface Job {
 /** `checkpointer` hears of each commit, and may ask the next transaction to wait. */
 export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, checkpointer?: Pick<Checkpointer, 'committed' | 'writable'>) {
   const begin = conn.prepare('begin immediate');
-  const lockWaitMs = Number(conn.pragma('busy_timeout', { simple: true }));
-  const noWait = conn.prepare('pragma busy_timeout = 0');
-  const wait = conn.prepare(`pragma busy_timeout = ${lockWaitMs}`);
+  const lockWait = lockWaitOf(conn);
   const savepoint = conn.prepare('savepoint job');
   const release = conn.prepare('release job');
   const rollbackToSavepoint = conn.prepare('rollback to job');
@@ -49,28 +36,13 @@ export function createGroupCommit(db: Kysely<Tables>, conn: SQLite.Database, che
   const queue: Job[] = [];
   let draining = false;
 
-  /** BEGIN IMMEDIATE, tried again while another process holds the write lock, up to busy_timeout. */
-  async function beginWhenFree(): Promise<void> {
-    const deadline = Date.now() + lockWaitMs;
-    for (;;) {
-      noWait.get();
-      try {
-        begin.run();
-        return;
-      } catch (err) {
-        if (!isBusy(err) || Date.now() >= deadline) throw err;
-      } finally {
-        wait.get();
-      }
-      await sleep(LOCK_RETRY_MS);
-    }
-  }
-
   /** One BEGIN … COMMIT for the jobs queued when it starts and those that join while it runs. */
   async function runBatch(trx: Kysely<Tables>): Promise<void> {
     try {
-      // Failing to get the lock fails every job waiting, as each one's own BEGIN would have.
-      await beginWhenFree();
+      // While another process holds the write lock, the event loop goes on answering reads, and
+      // the writes that arrive join the batch. Failing to get the lock fails every job waiting,
+      // as each one's own BEGIN would have.
+      await lockWait(() => begin.run());
     } catch (err) {
       for (const job of queue.splice(0)) job.reject(err);
       return;

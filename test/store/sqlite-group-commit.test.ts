@@ -267,6 +267,34 @@ describe('SQLite reads outside transactions share one snapshot per event-loop tu
     assert.equal(after?.last_name, 'Locked', 'the write began after the other commit, and kept it');
   });
 
+  it("while another process holds the write lock, a write outside a transaction waits for it without stopping this process's reads", async () => {
+    const key = { id: 'key_lockwait0001', name: 'lock', secretHash: 'ab'.repeat(32), scopes: ['read'], createdAt: '2026-01-01T00:00:00Z', expiresAt: null, rateLimitPerMinute: null };
+    await store().apiKeys.insert(key);
+    other.prepare('begin immediate').run();
+    try {
+      other.prepare('update users set last_name = ? where id = ?').run('Locked again', user.id);
+      // A key's last_used_at is written on its own, off the request path, as the server does.
+      const touching = store().apiKeys.touch(key.id, '2026-01-05T00:00:00Z');
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.notEqual((await store().users.findById(user.id))?.last_name, 'Locked again', 'a read while the write waits');
+      }
+      // Only a free thread can run this: SQLite's own wait would sleep it until busy_timeout.
+      other.prepare('commit').run();
+      await touching;
+    } finally {
+      if (other.inTransaction) other.prepare('rollback').run();
+    }
+    assert.equal((await store().apiKeys.findById(key.id))?.lastUsedAt, '2026-01-05T00:00:00Z');
+    // Kysely's own transactions (migrations, commands) take the lock the same way.
+    other.prepare('begin immediate').run();
+    const migrating = database.db.transaction().execute((trx) => trx.updateTable('users').set({ last_name: 'By Kysely' }).where('id', '=', user.id).execute());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    other.prepare('commit').run();
+    await migrating;
+    assert.equal((await store().users.findById(user.id))?.last_name, 'By Kysely');
+  });
+
   it('a write lock held past busy_timeout (5 s) fails the waiting transaction with SQLITE_BUSY, as before', async () => {
     other.prepare('begin immediate').run();
     try {
