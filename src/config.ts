@@ -146,6 +146,9 @@ function parseValue(setting: Setting, raw: string): unknown {
     throw new ConfigError(`Invalid ${setting.env} (--${flagOf(setting.env)}): ${why}`);
   };
   const kind = setting.kind;
+  // Kept, a space would become part of the issuer, the links and the audience it is compared
+  // with (an env file's trailing space, say). The value itself is not shown: it may hold a password.
+  if (kind.type !== 'list' && raw.trim() !== raw) fail('has whitespace at its start or end');
   switch (kind.type) {
     case 'int': {
       if (!/^\d+$/.test(raw)) fail(`expected a whole number, got "${raw}"`);

@@ -171,6 +171,14 @@ describe('roster serve', () => {
     ['PUBLIC_URL with a query', { PUBLIC_URL: 'https://users.example.com/?x=1' }, [], /\bPUBLIC_URL\b/],
     ['PUBLIC_URL with a fragment', { PUBLIC_URL: 'https://users.example.com/#top' }, [], /\bPUBLIC_URL\b/],
     ['EMAIL_FROM without an address', { EMAIL_FROM: 'Roster' }, [], /\bEMAIL_FROM\b/],
+    // A space kept would be part of the OAuth issuer, every link and the audience compared with.
+    ['PUBLIC_URL with a trailing space', { PUBLIC_URL: 'https://users.example.com ' }, [], /^roster: Invalid PUBLIC_URL \(--public-url\): has whitespace/],
+    ['--public-url with a leading space', {}, ['--public-url', ' https://users.example.com'], /^roster: Invalid PUBLIC_URL \(--public-url\): has whitespace/],
+    ['OAUTH_ISSUER with a trailing newline', { OAUTH_ISSUER: 'https://issuer.example.com\n' }, [], /^roster: Invalid OAUTH_ISSUER .*has whitespace/],
+    ['OAUTH_AUDIENCE with a trailing space', { OAUTH_ISSUER: 'https://issuer.example.com', OAUTH_AUDIENCE: 'api ' }, [], /^roster: Invalid OAUTH_AUDIENCE .*has whitespace/],
+    ['DATABASE_URL with a leading space', { DATABASE_URL: ' ./roster.db' }, [], /^roster: Invalid DATABASE_URL .*has whitespace/],
+    ['HOST that is a space', { HOST: ' ' }, [], /^roster: Invalid HOST .*has whitespace/],
+    ['REDIS_URL with a trailing tab, not shown', { REDIS_URL: 'redis://:S3cret-Pw@redis.internal:6379\t' }, [], /^roster: Invalid REDIS_URL \(--redis-url\): has whitespace at its start or end$/],
     ['DATABASE_URL=sqlite: with no path', { DATABASE_URL: 'sqlite:' }, [], /\bDATABASE_URL\b/],
     // Named, without the password it holds: the line goes to the log.
     ['REDIS_URL with a bad port', { REDIS_URL: 'redis://:S3cret-Pw@redis.internal:99999' }, [], /^roster: Invalid REDIS_URL .*"redis:\/\/\*\*\*@redis\.internal:99999"$/],
@@ -180,7 +188,14 @@ describe('roster serve', () => {
   it('refuses an invalid setting with one stderr line naming it, before touching any data', async () => {
     const dirs = invalid.map(() => mkdtempSync(join(tmpdir(), 'roster-badcfg-')));
     try {
-      const results = await Promise.all(invalid.map(([, env, args], i) => runRoster(['serve', ...args], { cwd: dirs[i], env })));
+      const results = await Promise.all(
+        invalid.map(([, env, args], i) => {
+          // A value taken for valid starts a server: stopped, so that the test fails rather than waits.
+          const run = spawnRoster(['serve', ...args], { cwd: dirs[i], env });
+          const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
+          return run.done.finally(() => clearTimeout(timer));
+        }),
+      );
       for (const [i, r] of results.entries()) {
         const [what, , , names] = invalid[i];
         assert.notEqual(r.code, 0, what);
