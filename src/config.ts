@@ -242,8 +242,12 @@ export function loadConfig(
   if (!config.roles.includes(config.defaultRole)) {
     throw new ConfigError(`Invalid DEFAULT_ROLE (--default-role): "${config.defaultRole}" is not one of ROLES (${config.roles.join(', ')})`);
   }
+  // Without an issuer no external token is accepted: either alone would be silently ignored.
   if (config.oauthAudience && !config.oauthIssuer) {
     throw new ConfigError('Invalid OAUTH_AUDIENCE (--oauth-audience): it needs OAUTH_ISSUER');
+  }
+  if (config.oauthJwksUrl && !config.oauthIssuer) {
+    throw new ConfigError('Invalid OAUTH_JWKS_URL (--oauth-jwks-url): it needs OAUTH_ISSUER');
   }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return Object.freeze({

@@ -177,6 +177,8 @@ describe('roster serve', () => {
     ['OAUTH_ISSUER with a trailing newline', { OAUTH_ISSUER: 'https://issuer.example.com\n' }, [], /^roster: Invalid OAUTH_ISSUER .*has whitespace/],
     ['OAUTH_AUDIENCE with a trailing space', { OAUTH_ISSUER: 'https://issuer.example.com', OAUTH_AUDIENCE: 'api ' }, [], /^roster: Invalid OAUTH_AUDIENCE .*has whitespace/],
     ['DATABASE_URL with a leading space', { DATABASE_URL: ' ./roster.db' }, [], /^roster: Invalid DATABASE_URL .*has whitespace/],
+    // Without an issuer it would be ignored, and no external token accepted.
+    ['OAUTH_JWKS_URL without OAUTH_ISSUER', { OAUTH_JWKS_URL: 'https://issuer.example.com/jwks' }, [], /^roster: Invalid OAUTH_JWKS_URL \(--oauth-jwks-url\): it needs OAUTH_ISSUER$/],
     ['HOST that is a space', { HOST: ' ' }, [], /^roster: Invalid HOST .*has whitespace/],
     ['REDIS_URL with a trailing tab, not shown', { REDIS_URL: 'redis://:S3cret-Pw@redis.internal:6379\t' }, [], /^roster: Invalid REDIS_URL \(--redis-url\): has whitespace at its start or end$/],
     ['DATABASE_URL=sqlite: with no path', { DATABASE_URL: 'sqlite:' }, [], /\bDATABASE_URL\b/],
