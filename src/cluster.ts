@@ -41,7 +41,8 @@ export async function servePrimary(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel });
   const database = await connectDatabase({ url: config.databaseUrl, poolSize: 1, statementTimeoutMs: config.databaseStatementTimeoutMs });
   try {
-    await migrateToLatest(database);
+    const applied = await migrateToLatest(database);
+    if (applied.length > 0) log.info({ migrations: applied }, 'applied migrations');
   } finally {
     await database.close();
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openRuntime } from '../../src/compose.js';
 import { configWith } from '../../src/config.js';
+import { migrations } from '../../src/store/migrations/index.js';
 
 // `roster serve` with WORKERS=2, from the build (npm test builds first), as an operator runs it.
 const BIN = join(import.meta.dirname, '../../bin/roster.js');
@@ -189,6 +190,31 @@ it('exits 1 when its workers cannot start (the port is taken), instead of waitin
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('logs the migrations the primary applied, as a single process does', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-workers-migrate-'));
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn(process.execPath, [BIN, 'serve'], {
+      env: { ...process.env, WORKERS: '2', PORT: String(await freePort()), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'roster.db'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    const lines = () => stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { pid: number; msg: string; migrations?: string[] });
+    await until('two workers listening', () => (lines().filter((l) => l.msg === 'roster listening').length === 2 ? true : undefined));
+    const applied = lines().filter((l) => l.msg === 'applied migrations');
+    assert.equal(applied.length, 1, stdout);
+    assert.equal(applied[0].pid, child.pid, 'by the primary, which migrates before it forks');
+    assert.deepEqual(applied[0].migrations, Object.keys(migrations));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
