@@ -1,6 +1,6 @@
 import { AppError, ListenError } from '../errors.js';
 import { DatabaseConnectError, DatabaseOpenError, connectDatabase } from '../store/database.js';
-import { migrateToLatest, pendingMigrations } from '../store/migrate.js';
+import { MigrationError, migrateToLatest, pendingMigrations } from '../store/migrate.js';
 import { migrations } from '../store/migrations/index.js';
 import { ConfigError, UsageError, missingSqliteFile, parseCommand } from './args.js';
 import { clientsCommand, clientsUsage, signingKeysCommand } from './clients.js';
@@ -81,6 +81,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof DatabaseConnectError) {
       process.stderr.write(`roster: cannot connect to ${err.location} (DATABASE_URL): ${err.reason}\n`);
+      return 1;
+    }
+    if (err instanceof MigrationError) {
+      process.stderr.write(`roster: cannot migrate the database (DATABASE_URL): ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
       return 1;
     }
     if (err instanceof ListenError) {

@@ -24,6 +24,9 @@ function migrator(database: Database, db: Kysely<Tables> = database.db, disableT
   });
 }
 
+/** The database cannot be brought to this version: a newer Roster migrated it, or a migration failed. */
+export class MigrationError extends Error {}
+
 /**
  * Throws if the database has migrations this version does not know: a newer Roster migrated it,
  * and this one would misread its tables (Kysely would only say "corrupted migrations").
@@ -37,7 +40,7 @@ async function refuseNewerDatabase(db: Kysely<Tables>): Promise<void> {
   }
   const unknown = applied.filter((name) => !Object.hasOwn(migrations, name));
   if (unknown.length > 0) {
-    throw new Error(`the database was migrated by a newer Roster (it has ${unknown.join(', ')}, which this version does not know): run that version or a later one`);
+    throw new MigrationError(`the database was migrated by a newer Roster (it has ${unknown.join(', ')}, which this version does not know): run that version or a later one`);
   }
 }
 
@@ -51,7 +54,7 @@ export async function pendingMigrations(database: Database): Promise<string[]> {
 function check({ error, results }: MigrationResultSet): string[] {
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new MigrationError(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -55,4 +55,20 @@ await describeEachBackend('roster migrate', (backend: Backend) => {
       await database.close();
     }
   });
+
+  it('stops serve and migrate with one line naming DATABASE_URL on a database a newer Roster migrated', async () => {
+    const url = await fresh();
+    assert.equal((await runRoster(['migrate'], { DATABASE_URL: url })).code, 0);
+    const database = openDatabase({ url, poolSize: 1 });
+    try {
+      await sql`insert into roster_migrations (name, timestamp) values ('9999-from-the-future', '2099-01-01T00:00:00.000Z')`.execute(database.db);
+    } finally {
+      await database.close();
+    }
+    for (const args of [['serve'], ['migrate'], ['migrate', '--dry-run']]) {
+      const r = await runRoster(args, { DATABASE_URL: url, PORT: '0' });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^roster: cannot migrate the database \(DATABASE_URL\): the database was migrated by a newer Roster \(it has 9999-from-the-future[^\n]*\n$/, args.join(' '));
+    }
+  });
 });
