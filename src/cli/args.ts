@@ -3,6 +3,7 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { existsSync } from 'node:fs';
 import { type Runtime, openRuntime } from '../compose.js';
+import { migrations } from '../store/migrations/index.js';
 import { sqlitePath } from '../store/database.js';
 import { type Config, ConfigError, type SettingName, flagOf, loadConfig, settings } from '../config.js';
 
@@ -64,9 +65,16 @@ export async function withExistingRuntime<T>(config: Config, fn: (runtime: Runti
   return withRuntime(config, fn);
 }
 
-/** Runs `fn` on a runtime opened with `config` (no HTTP), and always closes it. */
+/**
+ * Runs `fn` on a runtime opened with `config` (no HTTP), and always closes it. Opening applies
+ * pending migrations, as `roster serve` does; said on stderr, since servers of the older
+ * version may still be running on the database.
+ */
 export async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(config);
+  const { migrated } = runtime;
+  if (migrated.length === Object.keys(migrations).length) process.stderr.write('roster: set up a new database (DATABASE_URL)\n');
+  else if (migrated.length > 0) process.stderr.write(`roster: applied pending migrations to the database (DATABASE_URL): ${migrated.join(', ')}\n`);
   try {
     return await fn(runtime);
   } finally {

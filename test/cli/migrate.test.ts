@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { afterEach, it } from 'node:test';
-import { sql } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
 import { openDatabase } from '../../src/store/database.js';
 import { pendingMigrations } from '../../src/store/migrate.js';
 import { migrations } from '../../src/store/migrations/index.js';
@@ -54,6 +54,37 @@ await describeEachBackend('roster migrate', (backend: Backend) => {
     } finally {
       await database.close();
     }
+  });
+
+  it('a command other than migrate says which migrations it applied, and that it set up a new database', async () => {
+    const url = await fresh();
+    const made = await runRoster(['keys', 'create', '--name', 'first', '--scopes', 'read'], { DATABASE_URL: url });
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(made.stderr, 'roster: set up a new database (DATABASE_URL)\n');
+    assert.equal((await runRoster(['keys', 'list'], { DATABASE_URL: url })).stderr, '', 'nothing to say when nothing was pending');
+
+    // The database as the release before the last two migrations left it.
+    const older = await fresh();
+    const database = openDatabase({ url: older, poolSize: 1 });
+    const kept = ALL.slice(0, -2);
+    try {
+      const migrator = new Migrator({
+        db: database.db,
+        provider: {
+          getMigrations: async () =>
+            Object.fromEntries(kept.map((name) => [name, { up: (db: Kysely<unknown>) => migrations[name].up(db, database.dialect) }])),
+        },
+        migrationTableName: 'roster_migrations',
+        migrationLockTableName: 'roster_migrations_lock',
+      });
+      assert.equal((await migrator.migrateToLatest()).error, undefined);
+    } finally {
+      await database.close();
+    }
+    const listed = await runRoster(['keys', 'list'], { DATABASE_URL: older });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.stderr, `roster: applied pending migrations to the database (DATABASE_URL): ${ALL.slice(-2).join(', ')}\n`);
+    assert.deepEqual(await appliedIn(older), ALL);
   });
 
   it('stops serve and migrate with one line naming DATABASE_URL on a database a newer Roster migrated', async () => {
