@@ -94,4 +94,24 @@ describe('password service', () => {
     assert.equal(hasher.needsRehash(hash), false);
     assert.equal(hasher.needsRehash(await createArgon2Hasher({ memoryCost: 8192, timeCost: 1, parallelism: 1 }).hash('x')), true);
   });
+
+  it('checks a user without a password with no more argon2 work than one with, from the first check on', async () => {
+    // Counts the hashes computed (not verifications): the dummy hash a user without a password is
+    // checked against must already exist, or that first check costs a hash more and answers slower.
+    let hashes = 0;
+    let dummy: Promise<string> | undefined;
+    const real = createArgon2Hasher();
+    const fresh = createPasswordService({
+      store: runtime.store,
+      hasher: {
+        ...real,
+        hash: (p: string) => (hashes++, real.hash(p)),
+        dummyHash: () => (dummy ??= (hashes++, real.hash('a random secret'))),
+      },
+    });
+    const user = await runtime.services.users.create(uniqueUser('nopw'), ctx);
+    const before = hashes;
+    assert.deepEqual(await fresh.verify(user.id, 'any password at all'), { valid: false });
+    assert.equal(hashes - before, 0, 'no hash computed during the check');
+  });
 });
