@@ -3,10 +3,11 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Limiter } from './adapters/limiter.js';
 import type { Config } from './config.js';
 import { accessLog } from './http/access-log.js';
+import { createBadUrlAnswer } from './http/bad-urls.js';
 import { answerClientError } from './http/client-errors.js';
 import { registerCors } from './http/cors.js';
 import { authenticate, authorize } from './http/auth.js';
-import { errorHandler, frameworkErrors } from './http/errors.js';
+import { errorHandler } from './http/errors.js';
 import { registerFallbacks } from './http/fallbacks.js';
 import { idempotency, withIdempotencyKey } from './http/idempotency.js';
 import { refuseUnexpectedBody, registerJsonBodies } from './http/json-body.js';
@@ -71,6 +72,8 @@ const asArray = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [
 
 /** The whole request pipeline, in the order each request meets it. */
 export async function buildApp({ config, services, logStream }: AppOptions): Promise<FastifyInstance> {
+  const guards = [authenticate({ authenticator: services.authenticator, authFailures: services.authFailures }), rateLimit(services.limiter, config.rateLimitPerMinute), authorize];
+  const badUrls = createBadUrlAnswer(guards);
   const app = Fastify({
     logger: { level: config.logLevel, stream: logStream ?? asyncStdout() },
     // One access-log line per request is written by http/access-log instead of Fastify's two.
@@ -96,7 +99,7 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
-    frameworkErrors,
+    frameworkErrors: badUrls.frameworkErrors,
     clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -108,9 +111,9 @@ export async function buildApp({ config, services, logStream }: AppOptions): Pro
   app.addHook('onRequest', responseHeaders);
   app.addHook('onRequest', requireOneHost);
   await registerCors(app, config.corsOrigins);
-  app.addHook('onRequest', authenticate({ authenticator: services.authenticator, authFailures: services.authFailures }));
-  app.addHook('onRequest', rateLimit(services.limiter, config.rateLimitPerMinute));
-  app.addHook('onRequest', authorize);
+  // Authentication, then the credential's rate limit, then the route's scope.
+  for (const guard of guards) app.addHook('onRequest', guard);
+  app.addHook('onRoute', badUrls.onRoute);
   app.addHook('preValidation', rejectUnstorableText);
   // A route that takes no body refuses one. Idempotency-Key: claimed after validation and before
   // the handler; the response kept on send. Only POST and PATCH take it, so only their routes

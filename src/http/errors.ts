@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, VALIDATION_MESSAGE, validationError } from '../errors.js';
-import { accessLog } from './access-log.js';
 import { validationDetails } from './validation.js';
 
 /** The contract's error body (API.md §4) of `err`. */
@@ -122,18 +121,4 @@ export function errorHandler(roles: readonly string[]) {
     request.log.error({ err }, 'unhandled error');
     return sendError(reply, new AppError('internal_error', `Internal error; reference ${request.id}`));
   };
-}
-
-/**
- * Fastify's `frameworkErrors`: a URL the router cannot take apart (broken percent-encoding, a
- * path parameter over `maxParamLength`) is answered here, before any hook has run, so this sets
- * the request id itself and answers in the contract's body instead of Fastify's own.
- */
-export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
-  const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : 'Malformed URL encoding';
-  sendError(reply, validationError({ path: [why] }));
-  // No onResponse hook runs for these requests either: their access line is written here.
-  void accessLog(request, reply);
-  return reply;
 }

@@ -13,3 +13,8 @@ export function routeOf(request: FastifyRequest): RouteOptions {
   if (route === undefined) routes.set(request, (route = request.routeOptions));
   return route;
 }
+
+/** Sets the route options of a request that Fastify could not route (a malformed URL), for the hooks that read them. */
+export function assignRoute(request: FastifyRequest, route: RouteOptions): void {
+  routes.set(request, route);
+}

@@ -88,6 +88,31 @@ await describeEachBackend('rate limits', (backend) => {
       assert.equal(assertRateHeaders(fresh, LIMIT).remaining, LIMIT - 1);
     });
 
+    it('authenticates, counts and labels a malformed URL of a secured route before refusing it', async () => {
+      const bad = ['/v1/users/%E0%A4%A', `/v1/users/usr_${'a'.repeat(300)}`];
+      for (const path of bad) {
+        const anonymous = await call(server.url, 'GET', path);
+        assert.equal(anonymous.status, 401, `${path}: ${anonymous.text}`);
+        assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="roster"');
+      }
+      const reader = await server.mintKey(['read']);
+      const forbidden = await call(server.url, 'PATCH', bad[0], { key: reader });
+      assert.equal(forbidden.status, 403, forbidden.text);
+      assert.equal(forbidden.body.message, "This request requires the 'write' scope");
+      assert.equal(assertRateHeaders(forbidden, LIMIT).remaining, LIMIT - 1);
+      const remaining = [];
+      for (const path of bad) {
+        const res = await call(server.url, 'GET', path, { key: reader });
+        assert.equal(res.status, 400, res.text);
+        remaining.push(assertRateHeaders(res, LIMIT).remaining);
+      }
+      assert.deepEqual(remaining, [LIMIT - 2, LIMIT - 3], 'each request spends one');
+      for (let i = LIMIT - 3; i > 0; i--) await call(server.url, 'GET', bad[0], { key: reader });
+      const over = await call(server.url, 'GET', bad[1], { key: reader });
+      assert.equal(over.status, 429, over.text);
+      assert.match(over.headers.get('retry-after') ?? '', /^\d+$/);
+    });
+
     it('does not count or label public endpoints', async () => {
       for (let i = 0; i < LIMIT + 2; i++) {
         const res = await call(server.url, 'GET', '/healthz');
