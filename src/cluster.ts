@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
+import { createClusterInvalidations, relayInvalidations } from './adapters/cluster-invalidations.js';
 import { createClusterLimiter, answerLimitRequests } from './adapters/cluster-limiter.js';
 import { answerMetricsRequests } from './adapters/cluster-metrics.js';
 import { createMemoryLimiter } from './adapters/limiter.js';
@@ -22,11 +23,13 @@ export function isClusterPrimary(config: Config): boolean {
 
 /**
  * What a worker's runtime differs in: the primary has migrated already, and without Redis its
- * rate limits are checked by the primary, so that N workers still share one budget per key.
+ * rate limits are checked by the primary, so that N workers still share one budget per key, and
+ * its revocations reach the other workers through the primary.
  */
 export function workerRuntimeOptions(config: Config): RuntimeOptions {
   if (!cluster.isWorker) return {};
-  return { migrate: false, limiter: config.redisUrl ? undefined : createClusterLimiter() };
+  if (config.redisUrl) return { migrate: false };
+  return { migrate: false, limiter: createClusterLimiter(), invalidations: createClusterInvalidations() };
 }
 
 /**
@@ -62,6 +65,7 @@ export async function servePrimary(config: Config): Promise<void> {
       let listening = false;
       live.add(worker);
       answerLimitRequests(worker, limiter);
+      relayInvalidations(worker, live);
       answerMetricsRequests(worker, metrics);
       worker.once('listening', () => {
         listening = true;

@@ -37,7 +37,7 @@ export function createServices({ config, store, limiter, invalidations, onError,
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.emailFrom, log: logMail ?? (() => {}) });
   const emailVerifications = createEmailVerificationService({ store, config, limiter, mailer, onError });
   const users = createUserService({ store, config, passwords, emailChanges: emailVerifications });
-  const oauthClients = createOAuthClientService({ store, onError });
+  const oauthClients = createOAuthClientService({ store, invalidations, onError });
   const signingKeys = createSigningKeyService({ store });
   const authFailures = createAuthFailureGuard({ limiter, failuresPerMinute: config.authFailuresPerMinute });
   const accessTokens = createAccessTokenService({ config, limiter, authFailures, clients: oauthClients, signingKeys });

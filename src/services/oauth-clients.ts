@@ -1,4 +1,5 @@
 import { nowIso, toIso } from '../adapters/clock.js';
+import type { Invalidations } from '../adapters/invalidations.js';
 import { randomId, randomSecret } from '../adapters/ids.js';
 import { hashSecret, sameHash } from '../adapters/secrets.js';
 import { notFound } from '../errors.js';
@@ -26,6 +27,7 @@ export interface CreateOAuthClientInput {
 
 interface Deps {
   store: Store;
+  invalidations?: Invalidations;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -39,7 +41,7 @@ export function toOAuthClientResponse(client: StoredOAuthClient): OAuthClient {
   };
 }
 
-export function createOAuthClientService({ store, onError = () => {} }: Deps) {
+export function createOAuthClientService({ store, invalidations, onError = () => {} }: Deps) {
   const cache = new Map<string, { client: StoredOAuthClient | undefined; fetchedAt: number }>();
   const touchedAt = new Map<string, number>();
 
@@ -56,11 +58,15 @@ export function createOAuthClientService({ store, onError = () => {} }: Deps) {
       return (await store.oauthClients.listActive()).map(toOAuthClientResponse);
     },
 
-    /** Revokes the client: no new tokens, and its tokens fail here at once and on other instances within 5 seconds. */
+    /**
+     * Revokes the client: no new tokens, and its tokens fail here at once, and on every other
+     * instance as soon as the invalidation reaches it, or when its cached copy expires (within 5 s).
+     */
     async revoke(id: string): Promise<void> {
       const revoked = await store.oauthClients.revoke(id, nowIso());
       cache.delete(id);
       if (!revoked) throw notFound('OAuth client not found');
+      await invalidations?.publish('oauth_client', id);
     },
 
     /**

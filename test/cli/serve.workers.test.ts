@@ -133,6 +133,31 @@ describe('roster serve with WORKERS=2', () => {
     ).then((spread) => assert.equal(spread, true, 'the requests were spread over both workers'));
   });
 
+  it('refuses a key and an OAuth client\'s token revoked in one worker at once in every worker', async () => {
+    const created = await send(port, 'POST', '/v1/api-keys', adminKey, { name: 'to revoke', scopes: ['read'] });
+    assert.equal(created.status, 201);
+    const client = await send(port, 'POST', '/v1/oauth-clients', adminKey, { name: 'to revoke', scopes: ['read'] });
+    assert.equal(client.status, 201);
+    const tokenResponse = await fetch(`http://127.0.0.1:${port}/oauth/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.body.client_id, client_secret: client.body.client_secret }),
+    });
+    assert.equal(tokenResponse.status, 200);
+    const token = ((await tokenResponse.json()) as { access_token: string }).access_token;
+    // Both workers have seen (and cached) both credentials.
+    for (const credential of [created.body.secret, token]) {
+      const statuses = await Promise.all(Array.from({ length: 6 }, () => send(port, 'GET', '/v1/users?limit=1', credential)));
+      assert.deepEqual(statuses.map((r) => r.status), Array(6).fill(200));
+    }
+    assert.equal((await send(port, 'DELETE', `/v1/api-keys/${created.body.id}`, adminKey)).status, 204);
+    assert.equal((await send(port, 'DELETE', `/v1/oauth-clients/${client.body.client_id}`, adminKey)).status, 204);
+    for (const credential of [created.body.secret, token]) {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await send(port, 'GET', '/v1/users?limit=1', credential)).status);
+      assert.deepEqual(statuses, Array(6).fill(401));
+    }
+  });
+
   it('answers /metrics with every worker\'s counts, whichever worker takes the scrape', async () => {
     const scrape = async () => {
       const text = await new Promise<string>((resolve, reject) => {
