@@ -52,14 +52,17 @@ function retryAfter(resetAt: number): string {
   return String(Math.max(1, resetAt - nowSeconds()));
 }
 
-/** The requested scopes, or the client's own; a scope the client lacks is refused, never widened. */
-function narrow(requested: string | undefined, allowed: Set<Scope>, granted: Scope[]): Scope[] {
+/**
+ * The requested scopes, or the client's own; a scope the client lacks is refused, never widened.
+ * `headers` go with a refusal.
+ */
+function narrow(requested: string | undefined, allowed: Set<Scope>, granted: Scope[], headers: Record<string, string>): Scope[] {
   if (requested === undefined) return granted;
   const names = requested.split(' ');
-  if (requested.length === 0 || names.some((n) => n.length === 0)) throw new OAuthError('invalid_scope', 'scope must be space-separated scope names');
+  if (requested.length === 0 || names.some((n) => n.length === 0)) throw new OAuthError('invalid_scope', 'scope must be space-separated scope names', headers);
   for (const n of names) {
-    if (!SCOPES.includes(n as Scope)) throw new OAuthError('invalid_scope', `Unknown scope '${n.slice(0, 50)}'; known: ${SCOPES.join(', ')}`);
-    if (!allowed.has(n as Scope)) throw new OAuthError('invalid_scope', `Scope '${n}' is not granted to this client`);
+    if (!SCOPES.includes(n as Scope)) throw new OAuthError('invalid_scope', `Unknown scope '${n.slice(0, 50)}'; known: ${SCOPES.join(', ')}`, headers);
+    if (!allowed.has(n as Scope)) throw new OAuthError('invalid_scope', `Scope '${n}' is not granted to this client`, headers);
   }
   return grantedScopes(names);
 }
@@ -113,19 +116,16 @@ export function createAccessTokenService({ config, limiter, authFailures, client
       // A failure keeps the unit its attempt took.
       if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
       await authFailures.succeeded(req.ip, fingerprint, attempt);
-      if (req.grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
-      if (req.grantType !== 'client_credentials') throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported');
-      const scopes = narrow(req.scope, expandScopes(client.scopes), grantedScopes(client.scopes));
+      // The client is known from here on: every answer spends from its budget and reports it, a
+      // refused request as an issued token, as every authenticated response does (API.md §7).
       const rate = await limiter.consume(`token:${client.id}`, config.rateLimitPerMinute, WINDOW_SECONDS);
+      const budget = { 'x-ratelimit-limit': String(rate.limit), 'x-ratelimit-remaining': String(rate.remaining), 'x-ratelimit-reset': String(rate.resetAt) };
       if (!rate.allowed) {
-        throw new OAuthError('rate_limit_exceeded', `Rate limit of ${rate.limit} token requests per minute exceeded`, {
-          'retry-after': retryAfter(rate.resetAt),
-          // As on the answers it refuses after: the client's budget, spent.
-          'x-ratelimit-limit': String(rate.limit),
-          'x-ratelimit-remaining': '0',
-          'x-ratelimit-reset': String(rate.resetAt),
-        });
+        throw new OAuthError('rate_limit_exceeded', `Rate limit of ${rate.limit} token requests per minute exceeded`, { 'retry-after': retryAfter(rate.resetAt), ...budget });
       }
+      if (req.grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required', budget);
+      if (req.grantType !== 'client_credentials') throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported', budget);
+      const scopes = narrow(req.scope, expandScopes(client.scopes), grantedScopes(client.scopes), budget);
       const key = await signingKeys.current();
       const now = nowSeconds();
       const scope = scopes.join(' ');

@@ -102,3 +102,25 @@ it('keeps issuing tokens to a client that recently succeeded from an address ove
     await server.stop();
   }
 });
+
+it('reports and spends the client’s budget on every answer once the client is authenticated, refusals too', async () => {
+  const server = await startOAuthServer({ config: { rateLimitPerMinute: 3 } });
+  try {
+    const client = await createClient(server, ['read']);
+    const auth = { authorization: basic(client.client_id, client.client_secret) };
+    const answers = [
+      await tokenRequest(server, { grant_type: 'client_credentials', scope: 'write' }, auth),
+      await tokenRequest(server, { grant_type: 'password' }, auth),
+      await tokenRequest(server, { grant_type: 'client_credentials' }, auth),
+    ];
+    assert.deepEqual(answers.map((r) => [r.status, r.body.error]), [[400, 'invalid_scope'], [400, 'unsupported_grant_type'], [200, undefined]]);
+    assert.deepEqual(answers.map((r) => r.headers.get('x-ratelimit-limit')), ['3', '3', '3']);
+    assert.deepEqual(answers.map((r) => r.headers.get('x-ratelimit-remaining')), ['2', '1', '0']);
+    for (const r of answers) assert.match(r.headers.get('x-ratelimit-reset') ?? '', /^\d{10}$/);
+    const over = await tokenRequest(server, { grant_type: 'client_credentials', scope: 'write' }, auth);
+    assert.equal(over.status, 429, over.text);
+    assert.ok(Number(over.headers.get('retry-after')) >= 1);
+  } finally {
+    await server.stop();
+  }
+});
