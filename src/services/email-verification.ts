@@ -91,7 +91,12 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
       const purpose = user.pending_email ? 'change' : 'verify';
       const email = user.pending_email ?? user.email;
       const tokenHash = await mailToken(user.id, email, purpose);
-      await store.emailVerificationTokens.insert(tokenRow(tokenHash, user.id, email, purpose));
+      await store.transaction(async (tx) => {
+        // Deleted while the mail went out: its deletion has already forgotten the user's tokens,
+        // and this one, with the address it is bound to, must not outlive it either.
+        if (!(await tx.users.findByIdForUpdate(user.id))) throw userNotFound();
+        await tx.emailVerificationTokens.insert(tokenRow(tokenHash, user.id, email, purpose));
+      });
     },
 
     /**

@@ -262,6 +262,35 @@ await describeEachBackend('email verification over SMTP, EMAIL_CHANGE_VERIFICATI
   });
 });
 
+describe('email verification with a slow SMTP server', () => {
+  let slow: TestSmtp;
+  let release: () => void = () => {};
+  let server: TestServer;
+  let api: Client;
+  before(async () => {
+    slow = await startTestSmtp({ beforeAccept: () => new Promise<void>((resolve) => (release = resolve)) });
+    server = await startTestServer({ config: { smtpUrl: slow.url } });
+    api = server.client(await server.mintKey(['write']));
+  });
+  after(async () => {
+    release();
+    await server.stop();
+    await slow.stop();
+  });
+
+  it('keeps no token (nor the address it is bound to) of a user deleted while its email was being sent', async () => {
+    const user = await createUser(api);
+    const sending = api.post(`/v1/users/${user.id}/verification-email`);
+    await slow.waitFor(user.email);
+    assert.equal((await api.delete(`/v1/users/${user.id}`)).status, 204);
+    release();
+    const res = await sending;
+    assert.equal(res.status, 404, res.text);
+    assert.equal(res.body.message, 'User not found');
+    assert.deepEqual(await server.server.runtime.store.emailVerificationTokens.listForUser(user.id), []);
+  });
+});
+
 describe('email verification with the SMTP server down', () => {
   let server: TestServer;
   let api: Client;

@@ -61,7 +61,11 @@ export function parseMail(raw: string, from: string, to: string[]): ReceivedMail
 }
 
 /** A real SMTP server in the test process (smtp-server), on a free port, keeping every message. */
-export async function startTestSmtp(): Promise<TestSmtp> {
+/**
+ * `beforeAccept`, when given, is awaited after a message has arrived (and is listed in `mails`)
+ * and before the server accepts it: the sender waits meanwhile, as it would on a slow server.
+ */
+export async function startTestSmtp(options: { beforeAccept?: () => Promise<void> } = {}): Promise<TestSmtp> {
   const mails: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -74,7 +78,7 @@ export async function startTestSmtp(): Promise<TestSmtp> {
       stream.on('end', () => {
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         mails.push(parseMail(Buffer.concat(chunks).toString('utf8'), from, session.envelope.rcptTo.map((r) => r.address)));
-        callback();
+        void (options.beforeAccept?.() ?? Promise.resolve()).then(() => callback());
       });
     },
   });
