@@ -50,6 +50,8 @@ export const passwordsRoutes: FastifyPluginAsyncTypebox<{ passwords: PasswordSer
         body: VerifyPasswordBody,
         response: { 200: PasswordVerification, ...errorResponses([404], { body: true, messages: { 404: 'User not found' } }) },
       },
+      // Its length is counted in the form it is checked in, as when it was set.
+      preValidation: normalizeBody({ nfkc: ['password'] }),
     },
     async (request) => passwords.verify(request.params.user_id, request.body.password),
   );

@@ -61,6 +61,17 @@ await describeEachBackend('passwords: PUT /v1/users/{id}/password and POST …/p
     assert.match(hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
+  it('verifies a long password sent in another Unicode form, counted as it is hashed (NFKC)', async () => {
+    const user = await createUser();
+    // 200 characters as set; sent decomposed (e + U+0301), 400 code points, the same password.
+    const password = `${'\u00e9'.repeat(199)}${Math.random().toString(36).slice(2, 3)}`;
+    secrets.push(password);
+    assert.equal((await setPassword(user.id, password)).status, 204);
+    const res = await verify(user.id, password.normalize('NFD'));
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { valid: true });
+  });
+
   it('changes updated_at and the ETag, and records user.password_changed without the password', async () => {
     const user = await createUser();
     const etag = (await api.get(`/v1/users/${user.id}`)).headers.get('etag');
