@@ -2,6 +2,7 @@
  * `npm run bench [-- --quick | --scale] [--profile]`: the real service against a framework-free
  * reference server, same machine, same run, rounds alternating. See BENCHMARKS.md.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +150,10 @@ async function main(): Promise<void> {
       // Alternate who goes first, so neither always meets the warmer (or noisier) moment.
       if (round % 2 === 1) lineup.reverse();
       for (const t of lineup) {
+        // File writes still pending (the copies of a seeded database, 320 MiB at a million users;
+        // a write-ahead log) are flushed first: else the kernel writes them back, on the same two
+        // cores, during whichever measure comes some 30 s later.
+        settle();
         // The baseline database holds fewer users: its PATCH picks among those.
         const m = await measure(t, isSmall(t) && smallScenario ? smallScenario : s, authOf(t), load);
         record(s, t, m);
@@ -181,6 +186,11 @@ async function main(): Promise<void> {
   const out = args.out ?? join(resultsDir, mode.name === 'standard' ? 'latest.md' : `latest-${mode.name}.md`);
   writeFileSync(out, markdown);
   process.stdout.write(`${markdown}\nwritten to ${out}\n`);
+}
+
+/** Waits for the file systems to write back what is pending (sync(1)). */
+function settle(): void {
+  execFileSync('sync');
 }
 
 /** `list` with the scenarios `a` and `b` in each other's place (as it is if either is missing). */
