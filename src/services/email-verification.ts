@@ -165,13 +165,19 @@ export function createEmailVerificationService({ store, config, limiter, mailer,
       }
       delete changes.email;
       delete changes.email_verified;
-      // No token: the address changed between the check and this transaction; keep it as it is.
-      if (!pending || !sameMailbox(pending.email, email)) return;
+      // No token: the check saw this address as the user's, and a confirmation changed it since.
+      if (!pending || !sameMailbox(pending.email, email)) throw new EmailChangedSinceCheck();
       if (current.pending_email !== pending.email) changes.pending_email = pending.email;
       await tx.emailVerificationTokens.insert(tokenRow(pending.tokenHash, current.id, pending.email, 'change'));
     },
   };
 }
+
+/**
+ * Thrown inside a PATCH's transaction, which it undoes, when the user's email changed after the
+ * check that decides whether the PATCH mails a verification: the PATCH is run again from its check.
+ */
+export class EmailChangedSinceCheck extends Error {}
 
 export type EmailVerificationService = ReturnType<typeof createEmailVerificationService>;
 /** What the user service needs of it to handle an email-changing PATCH. */

@@ -7,7 +7,7 @@ import type { Store } from '../store/index.js';
 import type { StoredUser, UserChanges, UserFilter } from '../store/users.js';
 import type { RequestContext } from './auth.js';
 import { canonicalJson } from './canonical-json.js';
-import type { EmailChangeHook } from './email-verification.js';
+import { type EmailChangeHook, EmailChangedSinceCheck } from './email-verification.js';
 import { eraseUserEvents, publicUser, recordEvent } from './events.js';
 import { eraseUserResponses } from './idempotency.js';
 import { toStoredInstant } from './instants.js';
@@ -56,6 +56,9 @@ function metadataTooLarge(metadata: unknown): boolean {
   return Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES;
 }
 
+/** How many times a PATCH runs when the user's email changes under it (see EmailChangedSinceCheck). */
+const UPDATE_ATTEMPTS = 3;
+
 export function createUserService({ store, config, passwords, emailChanges }: Deps) {
   function assertRole(role: string | undefined): void {
     if (role !== undefined && !config.roles.includes(role)) {
@@ -98,6 +101,37 @@ export function createUserService({ store, config, passwords, emailChanges }: De
     const newMailbox = changes.email !== undefined && changes.email.toLowerCase() !== current.email.toLowerCase();
     if (newMailbox && current.email_verified) changes.email_verified = false;
     return changes;
+  }
+
+  /** One attempt at a PATCH: see update. */
+  async function updateOnce(id: string, body: UpdateUserBody, ctx: RequestContext, options: UpdateOptions): Promise<StoredUser> {
+    assertRole(body.role);
+    // A verified email change mails its token first, after checking the rest of the PATCH.
+    const pending =
+      body.email === undefined || !emailChanges
+        ? null
+        : await emailChanges.prepareChange(id, body.email.normalize('NFC'), async (before) => {
+            if (options.precondition && !options.precondition(before)) throw preconditionFailed();
+            const changes = changesFrom(before, body);
+            // A taken username would fail the transaction after the mail went out: ask first.
+            // (Taken in between, the index still refuses it, and that mail is the one wasted.)
+            if (changes.username !== undefined && (await usernameTaken(changes.username, id))) throw new AppError('conflict', USERNAME_TAKEN);
+          });
+    return store.transaction(async (tx) => {
+      const current = await tx.users.findByIdForUpdate(id);
+      if (!current) throw userNotFound();
+      if (options.precondition && !options.precondition(current)) throw preconditionFailed();
+      const changes = changesFrom(current, body);
+      await emailChanges?.applyChange(tx, current, body.email?.normalize('NFC'), changes, pending);
+      if (Object.keys(changes).length === 0) return current;
+      const updated = await tx.users.update(id, current.version, changes, nowIso());
+      if (!updated) throw preconditionFailed();
+      const previous = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof UserChanges] ?? null]));
+      await recordEvent(tx, 'user.updated', id, ctx, { object: publicUser(updated), previous_attributes: previous });
+      return updated;
+    }).catch(async (err: unknown) => {
+      throw await namedConflict(err, body.username, id);
+    });
   }
 
   return {
@@ -151,34 +185,16 @@ export function createUserService({ store, config, passwords, emailChanges }: De
      * nothing and leaves `updated_at` as it was.
      */
     async update(id: string, body: UpdateUserBody, ctx: RequestContext, options: UpdateOptions = {}): Promise<StoredUser> {
-      assertRole(body.role);
-      // A verified email change mails its token first, after checking the rest of the PATCH.
-      const pending =
-        body.email === undefined || !emailChanges
-          ? null
-          : await emailChanges.prepareChange(id, body.email.normalize('NFC'), async (before) => {
-              if (options.precondition && !options.precondition(before)) throw preconditionFailed();
-              const changes = changesFrom(before, body);
-              // A taken username would fail the transaction after the mail went out: ask first.
-              // (Taken in between, the index still refuses it, and that mail is the one wasted.)
-              if (changes.username !== undefined && (await usernameTaken(changes.username, id))) throw new AppError('conflict', USERNAME_TAKEN);
-            });
-      return store.transaction(async (tx) => {
-        const current = await tx.users.findByIdForUpdate(id);
-        if (!current) throw userNotFound();
-        if (options.precondition && !options.precondition(current)) throw preconditionFailed();
-        const changes = changesFrom(current, body);
-        await emailChanges?.applyChange(tx, current, body.email?.normalize('NFC'), changes, pending);
-        if (Object.keys(changes).length === 0) return current;
-        const updated = await tx.users.update(id, current.version, changes, nowIso());
-        if (!updated) throw preconditionFailed();
-        const previous = Object.fromEntries(Object.keys(changes).map((field) => [field, current[field as keyof UserChanges] ?? null]));
-        await recordEvent(tx, 'user.updated', id, ctx, { object: publicUser(updated), previous_attributes: previous });
-        return updated;
-      }).catch(async (err: unknown) => {
-        throw await namedConflict(err, body.username, id);
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await updateOnce(id, body, ctx, options);
+        } catch (err) {
+          if (!(err instanceof EmailChangedSinceCheck)) throw err;
+          if (attempt === UPDATE_ATTEMPTS) throw new AppError('conflict', 'The user changed during the request; try again');
+        }
+      }
     },
+
 
     async delete(id: string, ctx: RequestContext, options: UpdateOptions = {}): Promise<void> {
       await store.transaction(async (tx) => {
