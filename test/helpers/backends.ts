@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe } from 'node:test';
 import pg from 'pg';
 import { randomId } from '../../src/adapters/ids.js';
+import { type Database, openDatabase } from '../../src/store/database.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
 
 /** A fresh, empty database for one test file; `drop` removes it. */
 export interface Backend {
@@ -163,4 +165,18 @@ export async function describeWithServices(name: string, needs: ('postgres' | 'r
     console.log(`# skipping ${name}: ${reason}`);
     describe(name, { skip: reason }, () => {});
   }
+}
+
+/** A fresh database of `backend`, opened and migrated; `close` closes and removes it. */
+export async function migratedDatabase(backend: Backend): Promise<{ database: Database; close(): Promise<void> }> {
+  const { url, drop } = await backend.create();
+  const database = openDatabase({ url });
+  await migrateToLatest(database);
+  return {
+    database,
+    async close() {
+      await database.close();
+      await drop();
+    },
+  };
 }

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { type Database, openDatabase } from '../../src/store/database.js';
 import { createStore } from '../../src/store/index.js';
-import { migrateToLatest } from '../../src/store/migrate.js';
 import { createSigningKeyService } from '../../src/services/signing-keys.js';
-import { type Backend, describeEachBackend } from '../helpers/backends.js';
+import { type Backend, describeEachBackend, migratedDatabase } from '../helpers/backends.js';
 
 await describeEachBackend('signing keys shared by instances', (backend: Backend) => {
-  let database: Database;
-  let drop: () => Promise<void>;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
 
   before(async () => {
-    const db = await backend.create();
-    drop = db.drop;
-    database = openDatabase({ url: db.url });
-    await migrateToLatest(database);
+    db = await migratedDatabase(backend);
   });
-  after(async () => {
-    await database.close();
-    await drop();
-  });
+  after(() => db.close());
 
   it('leaves one current key when instances make their first keys at once, and every key they signed with published', async () => {
-    const store = createStore(database);
+    const store = createStore(db.database);
     const instances = Array.from({ length: 3 }, () => createSigningKeyService({ store }));
     const signedWith = await Promise.all(instances.map(async (keys) => (await keys.current()).kid));
 

@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { type Database, openDatabase } from '../../src/store/database.js';
 import { type Store, createStore } from '../../src/store/index.js';
-import { migrateToLatest } from '../../src/store/migrate.js';
-import { type Backend, describeEachBackend } from '../helpers/backends.js';
+import { type Backend, describeEachBackend, migratedDatabase } from '../helpers/backends.js';
 
 await describeEachBackend('OAuth clients and signing keys in the store', (backend: Backend) => {
-  let database: Database;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let store: Store;
-  let drop: () => Promise<void>;
 
   before(async () => {
-    const db = await backend.create();
-    drop = db.drop;
-    database = openDatabase({ url: db.url });
-    await migrateToLatest(database);
-    store = createStore(database);
+    db = await migratedDatabase(backend);
+    store = createStore(db.database);
   });
-  after(async () => {
-    await database.close();
-    await drop();
-  });
+  after(() => db.close());
 
   it('keeps a client, revokes it once, and lists only active ones', async () => {
     await store.oauthClients.insert({ id: 'cli_aaaaaaaaaaaa', name: 'a', secretHash: 'ab'.repeat(32), scopes: ['read', 'write'], createdAt: '2026-01-01T00:00:00Z' });
