@@ -40,7 +40,7 @@ export interface RuntimeOptions {
   onInfo?: (message: string) => void;
   /** A limiter to use instead of the in-process one (a cluster worker's asks the primary). */
   limiter?: Limiter;
-  /** Invalidations to use instead of this process's alone, without Redis (a cluster worker's reach the others). */
+  /** Invalidations to use instead of Redis's or this process's alone (a cluster worker's reach the others through the primary). */
   invalidations?: Invalidations;
 }
 
@@ -67,7 +67,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     ? await openRedis({ url: config.redisUrl, prefix: config.redisPrefix, warn: options.onWarning ?? (() => {}), info: options.onInfo })
     : null;
   const limiter = options.limiter ?? (redis ? createRedisLimiter(redis) : createMemoryLimiter());
-  const invalidations = redis ? createRedisInvalidations(redis) : (options.invalidations ?? createLocalInvalidations());
+  const invalidations = options.invalidations ?? (redis ? createRedisInvalidations(redis) : createLocalInvalidations());
   const services = createServices({ config, store, limiter, invalidations, onError: options.onError ?? (() => {}), logMail: options.logMail });
   invalidations.subscribe('api_key', (id) => services.apiKeys.forget(id));
   invalidations.subscribe('oauth_client', (id) => services.oauthClients.forget(id));

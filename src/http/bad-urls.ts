@@ -3,15 +3,10 @@ import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'f
 import { AppError, validationError } from '../errors.js';
 import type { Scope } from '../services/auth.js';
 import { accessLog } from './access-log.js';
-import { sendError, unavailableAnswer } from './errors.js';
+import { internalError, sendError, unavailableAnswer } from './errors.js';
 import { assignRoute } from './route-of.js';
 
 type Guard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-
-function internalError(request: FastifyRequest, err: unknown): AppError {
-  request.log.error({ err }, 'unhandled error');
-  return new AppError('internal_error', `Internal error; reference ${request.id}`);
-}
 
 /**
  * Fastify's `frameworkErrors`: a URL the router cannot take apart (broken percent-encoding, a

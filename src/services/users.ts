@@ -195,7 +195,6 @@ export function createUserService({ store, config, passwords, emailChanges }: De
       }
     },
 
-
     async delete(id: string, ctx: RequestContext, options: UpdateOptions = {}): Promise<void> {
       await store.transaction(async (tx) => {
         if (options.precondition) {
