@@ -87,3 +87,14 @@ export function combine(rounds: Measure[]): Measure {
     cpuPerRequest: mid((m) => m.cpuPerRequest),
   };
 }
+
+/**
+ * How `a` compares with `b`, round by round: the median of `of(a[i]) / of(b[i])`. Each round
+ * measures the two of a pair side by side, seconds apart, so a drift of the machine over the run
+ * moves both alike and cancels out, where a ratio of two medians could set one's quick round
+ * against the other's slow one.
+ */
+export function pairedRatio(a: Measure[], b: Measure[], of: (m: Measure) => number): number {
+  if (a.length !== b.length || a.length === 0) throw new Error(`paired ratio of ${a.length} and ${b.length} rounds`);
+  return median(a.map((m, i) => of(m) / of(b[i]!)));
+}

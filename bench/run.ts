@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_RATE_LIMIT, mintKey, registerOAuthClient } from './credentials.js';
-import { type LoadOptions, type Measure, type Scenario, combine, measure } from './load.js';
+import { type LoadOptions, type Measure, type Scenario, combine, measure, pairedRatio } from './load.js';
 import { type Target, startReference, startService } from './processes.js';
 import { type Check, type Row, checks, machine, mib, table } from './report.js';
 import { oauthScenario, userScenarios } from './scenarios.js';
@@ -31,8 +31,8 @@ const { values: args } = parseArgs({
 const mode = args.quick
   ? { name: 'quick', users: 1_000, seconds: 1, rounds: 1, warmup: 0.5 }
   : args.scale
-    ? { name: 'scale', users: 1_000_000, seconds: 5, rounds: 3, warmup: 3 }
-    : { name: 'standard', users: 10_000, seconds: 5, rounds: 3, warmup: 3 };
+    ? { name: 'scale', users: 1_000_000, seconds: 3, rounds: 5, warmup: 3 }
+    : { name: 'standard', users: 10_000, seconds: 3, rounds: 5, warmup: 3 };
 const users = Number(args.users ?? mode.users);
 const load: LoadOptions = { seconds: Number(args.seconds ?? mode.seconds), connections: 10 };
 const rounds = Number(args.rounds ?? mode.rounds);
@@ -138,27 +138,40 @@ async function main(): Promise<void> {
     const k = `${s.id}\u0000${t.name}`;
     results.set(k, [...(results.get(k) ?? []), m]);
   };
-  for (let round = 0; round < rounds; round++) {
-    // The deep-page check compares the two list scenarios with each other: they take turns going
-    // first, as the servers do, so that a drift of the machine does not always favour one.
-    for (const s of round % 2 === 1 ? swapped(scenarios, 'list-first', 'list-deep') : scenarios) {
-      const lineup: Target[] = [one];
-      if (s.reference) lineup.push(reference);
-      if (two && (s.id === 'patch' || s.id === 'get')) lineup.push(two);
-      if (small && s.id === 'patch') lineup.push(small);
-      if (smallRef && s.id === 'patch') lineup.push(smallRef);
-      // Alternate who goes first, so neither always meets the warmer (or noisier) moment.
-      if (round % 2 === 1) lineup.reverse();
-      for (const t of lineup) {
-        // File writes still pending (the copies of a seeded database, 320 MiB at a million users;
-        // a write-ahead log) are flushed first: else the kernel writes them back, on the same two
-        // cores, during whichever measure comes some 30 s later.
-        settle();
-        // The baseline database holds fewer users: its PATCH picks among those.
-        const m = await measure(t, isSmall(t) && smallScenario ? smallScenario : s, authOf(t), load);
-        record(s, t, m);
-        log(`round ${round + 1} ${s.id.padEnd(10)} ${t.name.padEnd(22)} ${m.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`);
+  // Each pair that a check compares is measured side by side, seconds apart, and its ratio
+  // taken round by round (see pairedRatio): the service beside the reference, and in a scale
+  // run beside itself among fewer users; the service's first list page beside its deep one.
+  const listFirst = scenarios.find((s) => s.id === 'list-first');
+  const listDeep = scenarios.find((s) => s.id === 'list-deep');
+  const roundSteps = (round: number): [Scenario, Target][] => {
+    const steps: [Scenario, Target][] = [];
+    for (const s of scenarios) {
+      if (s === listDeep && listFirst) continue;
+      if (s === listFirst && listDeep) {
+        steps.push([listFirst, one], [listDeep, one], [listDeep, reference], [listFirst, reference]);
+        continue;
       }
+      const lineup: Target[] = [];
+      if (small && s.id === 'patch') lineup.push(small);
+      lineup.push(one);
+      if (s.reference) lineup.push(reference);
+      if (smallRef && s.id === 'patch') lineup.push(smallRef);
+      if (two && (s.id === 'patch' || s.id === 'get')) lineup.push(two);
+      for (const t of lineup) steps.push([s, t]);
+    }
+    // The order flips every round, so that neither of a pair always meets the warmer (or noisier) moment.
+    return round % 2 === 1 ? steps.reverse() : steps;
+  };
+  for (let round = 0; round < rounds; round++) {
+    for (const [s, t] of roundSteps(round)) {
+      // File writes still pending (the copies of a seeded database, 320 MiB at a million users;
+      // a write-ahead log) are flushed first: else the kernel writes them back, on the same two
+      // cores, during whichever measure comes some 30 s later.
+      settle();
+      // The baseline database holds fewer users: its PATCH picks among those.
+      const m = await measure(t, isSmall(t) && smallScenario ? smallScenario : s, authOf(t), load);
+      record(s, t, m);
+      log(`round ${round + 1} ${s.id.padEnd(10)} ${t.name.padEnd(22)} ${m.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`);
     }
   }
 
@@ -168,17 +181,14 @@ async function main(): Promise<void> {
     for (const t of [one, two, small, reference, smallRef]) {
       const ms = get(s.id, t);
       if (!ms || !t) continue;
-      const m = combine(ms);
       // The baseline service against the reference among as many users.
-      const ref = get(s.id, t === small && smallRef ? smallRef : reference);
-      const refMeasure = ref && combine(ref);
-      const vsRef = refMeasure && t !== reference && t !== smallRef;
+      const ref = t === reference || t === smallRef ? undefined : get(s.id, t === small && smallRef ? smallRef : reference);
       rows.push({
         scenario: s.title,
         server: t.name,
-        measure: m,
-        ratio: vsRef ? m.requestsPerSecond / refMeasure.requestsPerSecond : undefined,
-        cpuRatio: vsRef && m.cpuPerRequest > 0 ? refMeasure.cpuPerRequest / m.cpuPerRequest : undefined,
+        measure: combine(ms),
+        ratio: ref && pairedRatio(ms, ref, rps),
+        cpuRatio: ref && pairedRatio(ref, ms, cpu),
       });
     }
   }
@@ -193,69 +203,56 @@ function settle(): void {
   execFileSync('sync');
 }
 
-/** `list` with the scenarios `a` and `b` in each other's place (as it is if either is missing). */
-function swapped(list: Scenario[], a: string, b: string): Scenario[] {
-  const i = list.findIndex((s) => s.id === a);
-  const j = list.findIndex((s) => s.id === b);
-  if (i < 0 || j < 0) return list;
-  const out = [...list];
-  [out[i], out[j]] = [out[j], out[i]];
-  return out;
-}
-
 type Lookup = { one: Target; two?: Target; small?: Target; smallRef?: Target; reference: Target; get(s: string, t: Target | undefined): Measure[] | undefined };
 
+const rps = (m: Measure) => m.requestsPerSecond;
+const cpu = (m: Measure) => m.cpuPerRequest;
+
 function render(rows: Row[], scenarios: Scenario[], l: Lookup, seconds: number): string {
-  const m = (s: string, t: Target | undefined) => {
-    const r = l.get(s, t);
-    return r ? combine(r) : undefined;
-  };
   const list: Check[] = [];
-  const ratio = (what: string, s: string, wanted: number) => {
-    const a = m(s, l.one);
-    const b = m(s, l.reference);
-    if (!a || !b) return;
-    list.push({ what: `${what}`, target: `≥ ${wanted}× reference`, got: `${(a.requestsPerSecond / b.requestsPerSecond).toFixed(2)}×`, met: a.requestsPerSecond / b.requestsPerSecond >= wanted });
-    const cpu = b.cpuPerRequest / a.cpuPerRequest;
-    list.push({ what: `${what}, by CPU per request`, target: `≥ ${wanted}× reference`, got: `${cpu.toFixed(2)}×`, met: cpu >= wanted });
+  /** `a` against `b`, the two measured side by side each round, by throughput and by CPU per request. */
+  const compare = (what: string, s: string, a: Target | undefined, b: Target | undefined, wanted: number, target: string) => {
+    const am = l.get(s, a);
+    const bm = l.get(s, b);
+    if (!am || !bm) return;
+    const r = pairedRatio(am, bm, rps);
+    list.push({ what, target, got: `${r.toFixed(2)}×`, met: r >= wanted });
+    const c = pairedRatio(bm, am, cpu);
+    list.push({ what: `${what}, by CPU per request`, target, got: `${c.toFixed(2)}×`, met: c >= wanted });
   };
-  ratio('PATCH throughput', 'patch', 0.6);
-  ratio('GET throughput', 'get', 0.7);
-  const first = m('list-first', l.one);
-  const deep = m('list-deep', l.one);
+  compare('PATCH throughput', 'patch', l.one, l.reference, 0.6, '≥ 0.6× reference');
+  compare('GET throughput', 'get', l.one, l.reference, 0.7, '≥ 0.7× reference');
+  const first = l.get('list-first', l.one);
+  const deep = l.get('list-deep', l.one);
   // Mean latency: autocannon's percentiles are whole milliseconds, too coarse for a ratio of 1.2.
   if (first && deep) {
-    list.push({ what: 'deep list page mean latency', target: '≤ 1.2× first page', got: `${(deep.mean / first.mean).toFixed(2)}× (${deep.mean.toFixed(2)} / ${first.mean.toFixed(2)} ms)`, met: deep.mean <= first.mean * 1.2 });
+    const r = pairedRatio(deep, first, (m) => m.mean);
+    const ms = (x: Measure[]) => combine(x).mean.toFixed(2);
+    list.push({ what: 'deep list page mean latency', target: '≤ 1.2× first page', got: `${r.toFixed(2)}× (${ms(deep)} / ${ms(first)} ms)`, met: r <= 1.2 });
   }
   const peak = Math.max(...rows.filter((r) => r.server === l.one.name).map((r) => r.measure.peakRss));
   list.push({ what: 'peak RSS under load (1 worker)', target: '≤ 200 MiB', got: `${mib(peak)} MiB`, met: peak <= 200 * 1024 * 1024 });
-  if (l.small) {
-    const big = m('patch', l.one);
-    const base = m('patch', l.small);
-    if (big && base) {
-      const what = `PATCH with ${users.toLocaleString('en')} users`;
-      const target = `≥ 0.9× with ${BASELINE_USERS.toLocaleString('en')}`;
-      list.push({ what, target, got: `${(big.requestsPerSecond / base.requestsPerSecond).toFixed(2)}×`, met: big.requestsPerSecond >= 0.9 * base.requestsPerSecond });
-      const cpu = base.cpuPerRequest / big.cpuPerRequest;
-      list.push({ what: `${what}, by CPU per request`, target, got: `${cpu.toFixed(2)}×`, met: cpu >= 0.9 });
-    }
-    const refBig = m('patch', l.reference);
-    const refBase = m('patch', l.smallRef);
-    if (refBig && refBase) {
-      const r = refBig.requestsPerSecond / refBase.requestsPerSecond;
-      list.push({ what: `reference PATCH with ${users.toLocaleString('en')} users`, target: `≥ 0.9× with ${BASELINE_USERS.toLocaleString('en')} (informative: the stack alone)`, got: `${r.toFixed(2)}×`, met: r >= 0.9 });
-    }
+  const many = `with ${users.toLocaleString('en')} users`;
+  const base = `≥ 0.9× with ${BASELINE_USERS.toLocaleString('en')}`;
+  compare(`PATCH ${many}`, 'patch', l.one, l.small, 0.9, base);
+  const refBig = l.get('patch', l.reference);
+  const refBase = l.get('patch', l.smallRef);
+  if (refBig && refBase) {
+    const r = pairedRatio(refBig, refBase, rps);
+    list.push({ what: `reference PATCH ${many}`, target: `${base} (informative: the stack alone)`, got: `${r.toFixed(2)}×`, met: r >= 0.9 });
   }
   for (const s of ['patch', 'get']) {
-    const a = m(s, l.one);
-    const b = m(s, l.two);
-    if (a && b) list.push({ what: `${s.toUpperCase()} with 2 workers`, target: 'more than 1 worker (informative)', got: `${(b.requestsPerSecond / a.requestsPerSecond).toFixed(2)}×`, met: b.requestsPerSecond > a.requestsPerSecond });
+    const a = l.get(s, l.one);
+    const b = l.get(s, l.two);
+    if (!a || !b) continue;
+    const r = pairedRatio(b, a, rps);
+    list.push({ what: `${s.toUpperCase()} with 2 workers`, target: 'more than 1 worker (informative)', got: `${r.toFixed(2)}×`, met: r > 1 });
   }
   return [
     `# Roster benchmark (${mode.name})`,
     '',
     machine(),
-    `- users seeded: ${users.toLocaleString('en')}; ${rounds} round(s) of ${load.seconds} s per scenario and server, ${load.connections} connections, rounds alternating; whole run ${seconds.toFixed(0)} s`,
+    `- users seeded: ${users.toLocaleString('en')}; ${rounds} round(s) of ${load.seconds} s per scenario and server, ${load.connections} connections, rounds alternating, ratios paired round by round; whole run ${seconds.toFixed(0)} s`,
     `- database: ${process.env.BENCH_DATABASE_URL ? 'PostgreSQL' : 'SQLite'} (reference server: SQLite)${process.env.BENCH_REDIS_URL ? '; rate limits in Redis' : ''}; API key rate limit ${BENCH_RATE_LIMIT.toLocaleString('en')}/min`,
     `- scenarios: ${scenarios.map((s) => s.id).join(', ')}`,
     '',
