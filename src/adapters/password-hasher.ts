@@ -1,5 +1,5 @@
 import { type Algorithm, type Options, hash, hashRaw, parseOptions, verify } from '@node-rs/argon2';
-import { randomSecret } from './ids.js';
+import { randomBytes } from 'node:crypto';
 
 /**
  * argon2id at OWASP's Password Storage Cheat Sheet minimum (m=19 MiB, t=2, p=1). Raising a
@@ -19,10 +19,10 @@ export interface PasswordHasher {
   /** Whether `hash` was made with other than the current parameters. */
   needsRehash(hash: string): boolean;
   /**
-   * A hash of a random secret, made once with the current parameters: verifying against it costs
-   * what verifying a real password costs, so a user without one does not answer faster.
+   * A hash with the current parameters that no password matches: verifying against it costs what
+   * verifying a real password costs, so a user without one does not answer faster.
    */
-  dummyHash(): Promise<string>;
+  dummyHash(): string;
   /**
    * The same argon2id of the password for the same `salt` (hex): what can stand for a password
    * where requests must be compared (Idempotency-Key) without keeping anything a fast hash could
@@ -38,7 +38,11 @@ function normalize(password: string): string {
 
 export function createArgon2Hasher(parameters: { memoryCost: number; timeCost: number; parallelism: number } = ARGON2_PARAMETERS): PasswordHasher {
   const options: Options = { ...parameters, algorithm: ARGON2ID };
-  let dummy: Promise<string> | undefined;
+  // Random salt and random output in argon2's PHC format: a verification runs the full argon2id
+  // with these parameters, as against a real hash, and no hash needs computing (a command of the
+  // CLI, which checks no password, would otherwise pay for one at start).
+  const b64 = (bytes: number) => randomBytes(bytes).toString('base64').replace(/=+$/, '');
+  const dummy = `$argon2id$v=19$m=${parameters.memoryCost},t=${parameters.timeCost},p=${parameters.parallelism}$${b64(16)}$${b64(32)}`;
   const hasher: PasswordHasher = {
     hash: (password) => hash(normalize(password), options),
     async verify(stored, password) {
@@ -62,10 +66,7 @@ export function createArgon2Hasher(parameters: { memoryCost: number; timeCost: n
         return true;
       }
     },
-    dummyHash() {
-      dummy ??= hash(randomSecret(), options);
-      return dummy;
-    },
+    dummyHash: () => dummy,
     async digest(password, salt) {
       return (await hashRaw(normalize(password), { ...options, salt })).toString('hex');
     },

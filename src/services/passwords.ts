@@ -42,9 +42,6 @@ export function assertPasswordPolicy(password: string, owner: PasswordOwner): vo
 export function createPasswordService({ store, hasher, lockout }: Deps) {
   const failures = lockout?.failures ?? VERIFY_FAILURE_LIMIT;
   const windowSeconds = lockout?.windowSeconds ?? VERIFY_WINDOW_SECONDS;
-  // Made now, not by the first check that needs it: that check would cost a hash more and answer
-  // slower, telling that its user has no password. A failure here fails that check instead.
-  hasher.dummyHash().catch(() => {});
   /** The last check of each user under way in this process; see verify. */
   const checking = new Map<string, Promise<unknown>>();
 
@@ -101,7 +98,7 @@ export function createPasswordService({ store, hasher, lockout }: Deps) {
     let matches: boolean;
     try {
       stored = await store.passwords.findHash(userId);
-      matches = await hasher.verify(stored ?? (await hasher.dummyHash()), password);
+      matches = await hasher.verify(stored ?? hasher.dummyHash(), password);
     } catch (err) {
       if (reservation !== null) await store.passwords.removeFailure(reservation);
       throw err;
