@@ -55,7 +55,7 @@ it('npm run bench -- --quick measures every scenario on the service and the refe
 it('the scale run measures PATCH among the 10,000-user baseline on the service and on the reference, and compares both', async () => {
   const out = join(dir, 'scale.md');
   // A small "large" table and one short round: the shape of the run, not its numbers.
-  const args = ['--import', 'tsx', 'bench/run.ts', '--scale', '--users', '2000', '--seconds', '1', '--rounds', '1', '--only', 'patch', '--out', out];
+  const args = ['--import', 'tsx', 'bench/run.ts', '--scale', '--users', '2000', '--seconds', '1', '--rounds', '1', '--only', 'patch,get,create', '--out', out];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
@@ -78,6 +78,15 @@ it('the scale run measures PATCH among the 10,000-user baseline on the service a
   const near = (ratio: string, a: string, b: string) => Math.abs(Number(ratio.replace('×', '')) - Number(a) / Number(b)) <= 0.011;
   assert.ok(near(roster![8]!, roster![3]!, ref![3]!), roster!.join(' | '));
   assert.ok(near(baseline![8]!, baseline![3]!, refBaseline![3]!), baseline!.join(' | '));
+  // The baselines serve what leaves their number of users as it is, beside their twins: not POST.
+  const serversOf = (prefix: string) =>
+    table
+      .split('\n')
+      .filter((l) => l.startsWith(prefix))
+      .map((l) => l.split('|')[2]!.trim())
+      .sort();
+  assert.deepEqual(serversOf('| GET /v1/users/{id}'), ['reference', 'reference @ 10,000 users', 'roster', 'roster @ 10,000 users']);
+  assert.deepEqual(serversOf('| POST /v1/users'), ['reference', 'roster']);
   assert.match(table, /\| PATCH with 2,000 users \| ≥ 0\.9× with 10,000 \| \d\.\d\d× \| (yes|no) \|/);
   assert.match(table, /\| reference PATCH with 2,000 users \| ≥ 0\.9× with 10,000 \(informative: the stack alone\) \| \d\.\d\d× \| (yes|no) \|/);
 });
