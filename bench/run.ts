@@ -69,6 +69,8 @@ async function service(name: string, databaseUrl: string, workers: number): Prom
 
 async function main(): Promise<void> {
   const started = performance.now();
+  // Read before the run loads the machine: the load average then says what else was running.
+  const atStart = machine();
   log(`roster bench (${mode.name}): ${users.toLocaleString('en')} users, ${rounds} round(s) of ${load.seconds} s per scenario and server`);
   const main = await seeded('main', users);
   const key = `Bearer ${await mintKey(main.url)}`;
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
       });
     }
   }
-  const markdown = render(rows, scenarios, { one, two, small, smallRef, reference, get }, (performance.now() - started) / 1000);
+  const markdown = render(rows, scenarios, { one, two, small, smallRef, reference, get }, atStart, (performance.now() - started) / 1000);
   const out = args.out ?? join(resultsDir, mode.name === 'standard' ? 'latest.md' : `latest-${mode.name}.md`);
   writeFileSync(out, markdown);
   process.stdout.write(`${markdown}\nwritten to ${out}\n`);
@@ -215,7 +217,7 @@ type Lookup = { one: Target; two?: Target; small?: Target; smallRef?: Target; re
 const rps = (m: Measure) => m.requestsPerSecond;
 const cpu = (m: Measure) => m.cpuPerRequest;
 
-function render(rows: Row[], scenarios: Scenario[], l: Lookup, seconds: number): string {
+function render(rows: Row[], scenarios: Scenario[], l: Lookup, atStart: string, seconds: number): string {
   const list: Check[] = [];
   /** `a` against `b`, the two measured side by side each round, by throughput and by CPU per request. */
   const compare = (what: string, s: string, a: Target | undefined, b: Target | undefined, wanted: number, target: string) => {
@@ -258,7 +260,7 @@ function render(rows: Row[], scenarios: Scenario[], l: Lookup, seconds: number):
   return [
     `# Roster benchmark (${mode.name})`,
     '',
-    machine(),
+    atStart,
     `- users seeded: ${users.toLocaleString('en')}; ${rounds} round(s) of ${load.seconds} s per scenario and server, ${load.connections} connections, rounds alternating, ratios paired round by round; whole run ${seconds.toFixed(0)} s`,
     `- database: ${process.env.BENCH_DATABASE_URL ? 'PostgreSQL' : 'SQLite'} (reference server: SQLite)${process.env.BENCH_REDIS_URL ? '; rate limits in Redis' : ''}; API key rate limit ${BENCH_RATE_LIMIT.toLocaleString('en')}/min`,
     `- scenarios: ${scenarios.map((s) => s.id).join(', ')}`,

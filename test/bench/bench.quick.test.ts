@@ -13,6 +13,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 it('npm run bench -- --quick measures every scenario on the service and the reference, without errors', async () => {
   const out = join(dir, 'quick.md');
+  const spawnedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -25,6 +26,11 @@ it('npm run bench -- --quick measures every scenario on the service and the refe
   assert.ok(stdout.includes(table.trim()), 'the table is printed as well as written');
   assert.match(table, /- cores: \d+ × /);
   assert.match(table, /- Node\.js: v\d+/);
+  // The machine is described as it was when the run started (its load average above all), not
+  // once the run had loaded it: the date printed falls in the first half of the run.
+  const endedAt = Date.now();
+  const printed = Date.parse(/- date: (\S+)/.exec(table)?.[1] ?? '');
+  assert.ok(printed >= spawnedAt - 1000 && printed < spawnedAt + (endedAt - spawnedAt) / 2, `date ${new Date(printed).toISOString()}, run ${new Date(spawnedAt).toISOString()} to ${new Date(endedAt).toISOString()}`);
   const rows = table
     .split('\n')
     .filter((l) => /^\| (PATCH|GET|POST) /.test(l))
