@@ -13,7 +13,10 @@ const LOCK_RETRY_MS = 1;
 const isBusy = (err: unknown) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Runs a statement that needs the write lock; `run` must reach SQLite before it returns or throws. */
+/**
+ * Runs a statement that needs the write lock. `run` must reach SQLite before it returns: it may
+ * throw SQLITE_BUSY, or return a promise that rejects with it.
+ */
 export type LockWait = <T>(run: () => T | PromiseLike<T>) => Promise<T>;
 
 const waits = new WeakMap<SQLite.Database, LockWait>();
@@ -32,13 +35,20 @@ export function lockWaitOf(conn: SQLite.Database): LockWait {
   wait = async <T>(run: () => T | PromiseLike<T>): Promise<T> => {
     const deadline = Date.now() + lockWaitMs;
     for (;;) {
+      let outcome: T | PromiseLike<T>;
       noWait.get();
       try {
-        return run();
+        outcome = run();
+      } catch (err) {
+        outcome = Promise.reject(err);
+      } finally {
+        // At once: a statement run while this call awaits must wait for the lock as usual.
+        restore.get();
+      }
+      try {
+        return await outcome;
       } catch (err) {
         if (!isBusy(err) || Date.now() >= deadline) throw err;
-      } finally {
-        restore.get();
       }
       await sleep(LOCK_RETRY_MS);
     }

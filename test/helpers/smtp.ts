@@ -60,8 +60,8 @@ export function parseMail(raw: string, from: string, to: string[]): ReceivedMail
   return mail;
 }
 
-/** A real SMTP server in the test process (smtp-server), on a free port, keeping every message. */
 /**
+ * A real SMTP server in the test process (smtp-server), on a free port, keeping every message.
  * `beforeAccept`, when given, is awaited after a message has arrived (and is listed in `mails`)
  * and before the server accepts it: the sender waits meanwhile, as it would on a slow server.
  */
